@@ -1,0 +1,145 @@
+#include "core/autograd.h"
+
+#include <algorithm>
+#include <atomic>
+#include <ostream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/ops.h"
+
+namespace r2g2 {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+std::atomic<uint64_t> g_next_seq{1};
+
+// Nodes reaching `root`, sorted by tape position, last recorded first.
+std::vector<Node*> reachable_nodes(Node* root) {
+  std::vector<Node*> order, stack{root};
+  std::unordered_set<Node*> seen{root};
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    order.push_back(n);
+    for (auto& in : n->inputs)
+      if (in && in->grad_fn && seen.insert(in->grad_fn.get()).second) stack.push_back(in->grad_fn.get());
+  }
+  std::sort(order.begin(), order.end(), [](Node* a, Node* b) { return a->seq > b->seq; });
+  return order;
+}
+
+void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
+  if (!slot) slot = g.contiguous().clone().impl_shared();  // own the buffer: later += must not alias
+  else Tensor(slot).copy_(add(Tensor(slot), g));
+}
+}  // namespace
+
+bool grad_enabled() { return g_grad_enabled; }
+void set_grad_enabled(bool on) { g_grad_enabled = on; }
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor* t : inputs)
+    if (t && t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward) {
+  if (!needs_grad(inputs)) return output;
+  auto node = std::make_shared<Node>();
+  node->seq = g_next_seq++;
+  node->name = name;
+  node->output_shape = output.shape();
+  for (const Tensor& t : inputs)
+    node->inputs.push_back(t.defined() && t.requires_grad() ? t.impl_shared() : nullptr);
+  node->backward = std::move(backward);
+  // A view shares storage but gets its own impl, so attaching the node here never
+  // touches a tensor the caller still holds under another name.
+  output.impl().grad_fn = std::move(node);
+  output.impl().requires_grad = true;
+  return output;
+}
+
+void backward(const Tensor& loss, const BackwardOptions& options) {
+  R2G2_CHECK(loss.numel() == 1, "backward: the loss must have one element, got shape ",
+             shape_str(loss.shape()), "; pass a seed gradient for other outputs");
+  backward(loss, Tensor::ones(loss.shape(), loss.dtype(), loss.device()), options);
+}
+
+void backward(const Tensor& output, const Tensor& seed, const BackwardOptions& options) {
+  R2G2_CHECK(output.requires_grad(), "backward: the output does not require a gradient "
+             "(no input had requires_grad, or it was computed under NoGrad)");
+  R2G2_CHECK(seed.shape() == output.shape(), "backward: seed gradient shape ", shape_str(seed.shape()),
+             " differs from output shape ", shape_str(output.shape()));
+  NoGrad no_grad;
+  if (!output.grad_fn()) {  // a leaf: its gradient is the seed
+    accumulate(output.impl().grad, seed);
+    return;
+  }
+  std::unordered_map<Node*, Tensor> grad_of;
+  grad_of[output.grad_fn().get()] = seed;
+  for (Node* node : reachable_nodes(output.grad_fn().get())) {
+    auto it = grad_of.find(node);
+    if (it == grad_of.end()) continue;  // reachable only through inputs that need no gradient
+    R2G2_CHECK(!node->released, "backward: node #", node->seq, " (", node->name,
+               ") was already freed by an earlier backward; pass retain_graph = true to run "
+               "backward twice through the same graph");
+    Tensor g_out = it->second;
+    grad_of.erase(it);
+    std::vector<Tensor> g_in = node->backward(g_out);
+    R2G2_CHECK(g_in.size() == node->inputs.size(), "backward of ", node->name, " returned ",
+               g_in.size(), " gradients for ", node->inputs.size(), " inputs");
+    if (options.trace) {
+      *options.trace << "#" << node->seq << " " << node->name << "  dL/dout " << shape_str(g_out.shape());
+      if (g_out.numel() <= 8) {
+        *options.trace << " =";
+        for (double v : g_out.to_vector()) *options.trace << " " << v;
+      }
+      *options.trace << "\n";
+    }
+    for (size_t i = 0; i < g_in.size(); ++i) {
+      auto& in = node->inputs[i];
+      if (!in || !g_in[i].defined()) continue;
+      R2G2_CHECK(g_in[i].shape() == in->shape, "backward of ", node->name, ": gradient for input ", i,
+                 " has shape ", shape_str(g_in[i].shape()), ", the input has shape ", shape_str(in->shape));
+      if (in->grad_fn) {
+        Tensor& slot = grad_of[in->grad_fn.get()];
+        slot = slot.defined() ? add(slot, g_in[i]) : g_in[i];
+      } else {
+        accumulate(in->grad, g_in[i]);
+      }
+    }
+    if (!options.retain_graph) {
+      node->backward = nullptr;  // frees the saved tensors now, not at the end of the step
+      node->released = true;
+    }
+  }
+}
+
+void print_tape(std::ostream& os, const Tensor& output) {
+  if (!output.grad_fn()) {
+    os << "(no recorded nodes: the tensor is a leaf)\n";
+    return;
+  }
+  auto nodes = reachable_nodes(output.grad_fn().get());
+  std::reverse(nodes.begin(), nodes.end());
+  for (Node* n : nodes) {
+    os << "#" << n->seq << " " << n->name << " " << shape_str(n->output_shape) << " <-";
+    for (auto& in : n->inputs) {
+      if (!in) os << " const";
+      else if (in->grad_fn) os << " #" << in->grad_fn->seq;
+      else os << " leaf" << shape_str(in->shape);
+    }
+    os << "\n";
+  }
+}
+
+}  // namespace r2g2

@@ -1,0 +1,36 @@
+#pragma once
+// Counter-based normal generator, reproducible on CPU and CUDA.
+//
+// Normal number k of stream `seed` (k = offset + i for element i of a request) is:
+//   block = k / 4, lane = k % 4
+//   (r0, r1, r2, r3) = Philox4x32-10(counter = {lo32(block), hi32(block), 0, 0},
+//                                     key = {lo32(seed), hi32(seed)})
+//   u_j = (r_j + 0.5) / 2^32                      (in double: never 0 or 1)
+//   lanes 0,1: sqrt(-2 ln u0) * {cos, sin}(2 pi u1)
+//   lanes 2,3: sqrt(-2 ln u2) * {cos, sin}(2 pi u3)
+// computed in double and rounded to the output dtype. Philox constants are those of
+// Salmon et al. 2011 (M0 = 0xD2511F53, M1 = 0xCD9E8D57, W0 = 0x9E3779B9, W1 = 0xBB67AE85).
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace r2g2 {
+
+// A stream position that advances as numbers are drawn. A checkpoint stores both fields;
+// restoring them reproduces the rest of the run.
+struct Generator {
+  uint64_t seed = 0;
+  uint64_t offset = 0;
+  explicit Generator(uint64_t s = 0, uint64_t o = 0) : seed(s), offset(o) {}
+  // Reserves n numbers and returns where they start.
+  uint64_t take(uint64_t n) {
+    uint64_t start = offset;
+    offset += n;
+    return start;
+  }
+  Tensor randn(const Shape& shape, DType dtype = DType::f32, Device device = {}) {
+    return Tensor::randn(shape, seed, take(static_cast<uint64_t>(numel_of(shape))), dtype, device);
+  }
+};
+
+}  // namespace r2g2

@@ -1,0 +1,154 @@
+#include "kernels/cpu/elementwise.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace r2g2::kernels::cpu {
+
+namespace {
+template <class T> T softplus_of(T x) {
+  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x, exact for very negative x.
+  return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
+}
+template <class T> T sigmoid_of(T x) {
+  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
+  T e = std::exp(x);
+  return e / (T(1) + e);
+}
+template <class T> T apply(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::add: return a + b;
+    case BinaryOp::sub: return a - b;
+    case BinaryOp::mul: return a * b;
+    case BinaryOp::div: return a / b;
+  }
+  return T(0);
+}
+}  // namespace
+
+template <class T> void unary(UnaryOp op, const T* x, T* y, int64_t n) {
+  switch (op) {
+    case UnaryOp::neg: for (int64_t i = 0; i < n; ++i) y[i] = -x[i]; break;
+    case UnaryOp::exp: for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]); break;
+    case UnaryOp::log: for (int64_t i = 0; i < n; ++i) y[i] = std::log(x[i]); break;
+    case UnaryOp::log1p: for (int64_t i = 0; i < n; ++i) y[i] = std::log1p(x[i]); break;
+    case UnaryOp::sqrt: for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]); break;
+    case UnaryOp::square: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i]; break;
+    case UnaryOp::softplus: for (int64_t i = 0; i < n; ++i) y[i] = softplus_of(x[i]); break;
+    case UnaryOp::sigmoid: for (int64_t i = 0; i < n; ++i) y[i] = sigmoid_of(x[i]); break;
+    case UnaryOp::tanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]); break;
+    case UnaryOp::relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0); break;
+  }
+}
+
+template <class T> void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n) {
+  switch (op) {
+    case UnaryOp::neg: for (int64_t i = 0; i < n; ++i) gx[i] = -gy[i]; break;
+    case UnaryOp::exp: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * y[i]; break;
+    case UnaryOp::log: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / x[i]; break;
+    case UnaryOp::log1p: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / (T(1) + x[i]); break;
+    case UnaryOp::sqrt: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / (T(2) * y[i]); break;
+    case UnaryOp::square: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * T(2) * x[i]; break;
+    case UnaryOp::softplus: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * sigmoid_of(x[i]); break;
+    case UnaryOp::sigmoid: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * y[i] * (T(1) - y[i]); break;
+    case UnaryOp::tanh: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * (T(1) - y[i] * y[i]); break;
+    case UnaryOp::relu: for (int64_t i = 0; i < n; ++i) gx[i] = x[i] > T(0) ? gy[i] : T(0); break;
+  }
+}
+
+template <class T> void binary(BinaryOp op, const T* a, const T* b, T* out, const Strided2& g) {
+  // Odometer over the output index; the innermost axis is a tight loop.
+  if (g.ndim == 0) {
+    out[0] = apply(op, a[0], b[0]);
+    return;
+  }
+  int last = g.ndim - 1;
+  int64_t idx[kMaxDims] = {};
+  int64_t inner = g.shape[last], sa = g.a_stride[last], sb = g.b_stride[last];
+  int64_t outer = 1;
+  for (int i = 0; i < last; ++i) outer *= g.shape[i];
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t off_a = 0, off_b = 0;
+    for (int i = 0; i < last; ++i) {
+      off_a += idx[i] * g.a_stride[i];
+      off_b += idx[i] * g.b_stride[i];
+    }
+    const T* pa = a + off_a;
+    const T* pb = b + off_b;
+    T* po = out + o * inner;
+    if (sa == 1 && sb == 1)
+      for (int64_t j = 0; j < inner; ++j) po[j] = apply(op, pa[j], pb[j]);
+    else
+      for (int64_t j = 0; j < inner; ++j) po[j] = apply(op, pa[j * sa], pb[j * sb]);
+    for (int i = last - 1; i >= 0; --i) {
+      if (++idx[i] < g.shape[i]) break;
+      idx[i] = 0;
+    }
+  }
+}
+
+template <class T> void binary_scalar(BinaryOp op, const T* a, T s, T* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = apply(op, a[i], s);
+}
+
+template <class T> void fill(T* y, T value, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = value;
+}
+
+template <class T> void axpy(T alpha, const T* x, T* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+template <class From, class To> void cast(const From* x, To* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
+}
+
+template <class T> void copy_strided(const T* src, T* dst, const Strided2& g) {
+  if (g.ndim == 0) {
+    dst[0] = src[0];
+    return;
+  }
+  int last = g.ndim - 1;
+  int64_t idx[kMaxDims] = {};
+  int64_t inner = g.shape[last], s = g.a_stride[last];
+  int64_t outer = 1;
+  for (int i = 0; i < last; ++i) outer *= g.shape[i];
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t off = 0;
+    for (int i = 0; i < last; ++i) off += idx[i] * g.a_stride[i];
+    for (int64_t j = 0; j < inner; ++j) dst[o * inner + j] = src[off + j * s];
+    for (int i = last - 1; i >= 0; --i) {
+      if (++idx[i] < g.shape[i]) break;
+      idx[i] = 0;
+    }
+  }
+}
+
+template <class T> void copy_2d(const T* src, int64_t src_ld, T* dst, int64_t dst_ld, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(src + r * src_ld, cols, dst + r * dst_ld);
+}
+
+#define R2G2_INSTANTIATE(T)                                                        \
+  template void unary<T>(UnaryOp, const T*, T*, int64_t);                          \
+  template void unary_backward<T>(UnaryOp, const T*, const T*, const T*, T*, int64_t); \
+  template void binary<T>(BinaryOp, const T*, const T*, T*, const Strided2&);      \
+  template void binary_scalar<T>(BinaryOp, const T*, T, T*, int64_t);              \
+  template void axpy<T>(T, const T*, T*, int64_t);                                \
+  template void copy_2d<T>(const T*, int64_t, T*, int64_t, int64_t, int64_t);
+R2G2_INSTANTIATE(float)
+R2G2_INSTANTIATE(double)
+#undef R2G2_INSTANTIATE
+template void fill<float>(float*, float, int64_t);
+template void fill<double>(double*, double, int64_t);
+template void fill<int32_t>(int32_t*, int32_t, int64_t);
+template void copy_strided<float>(const float*, float*, const Strided2&);
+template void copy_strided<double>(const double*, double*, const Strided2&);
+template void copy_strided<int32_t>(const int32_t*, int32_t*, const Strided2&);
+template void cast<float, double>(const float*, double*, int64_t);
+template void cast<double, float>(const double*, float*, int64_t);
+template void cast<int32_t, float>(const int32_t*, float*, int64_t);
+template void cast<int32_t, double>(const int32_t*, double*, int64_t);
+template void cast<float, int32_t>(const float*, int32_t*, int64_t);
+template void cast<double, int32_t>(const double*, int32_t*, int64_t);
+
+}  // namespace r2g2::kernels::cpu

@@ -1,0 +1,73 @@
+#pragma once
+// Helpers shared by the test suites: random tensors, finite-difference gradient
+// checks in float64, and approximate comparison.
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "core/random.h"
+#include "core/tensor.h"
+
+namespace r2g2::test {
+
+// Marks the whole suite as unable to run here; main() then exits 77 (ctest: skipped).
+void skip_suite(const std::string& reason);
+
+// Uniform values in [lo, hi), deterministic per seed (float64 unless told).
+inline Tensor uniform(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0,
+                      DType dtype = DType::f64) {
+  std::vector<double> v(static_cast<size_t>(numel_of(shape)));
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (auto& x : v) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    x = lo + (hi - lo) * static_cast<double>(s >> 11) / 9007199254740992.0;
+  }
+  return Tensor::from_vector(v, shape, dtype);
+}
+
+// Largest |a - b| / (atol + rtol |b|) over elements; <= 1 means close.
+inline double closeness(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  auto va = a.to_vector(), vb = b.to_vector();
+  if (va.size() != vb.size()) return INFINITY;
+  double worst = 0;
+  for (size_t i = 0; i < va.size(); ++i)
+    worst = std::max(worst, std::abs(va[i] - vb[i]) / (atol + rtol * std::abs(vb[i])));
+  return worst;
+}
+
+// Checks d(sum(f(inputs) * w))/d(input) against central differences, where w is a fixed
+// random weighting so that every output element matters. Inputs must be float64 leaves.
+// Returns the worst closeness (<= 1 passes).
+inline double gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, std::vector<Tensor> inputs,
+                        double h = 1e-6, double rtol = 1e-5, double atol = 1e-7) {
+  for (auto& t : inputs) t.requires_grad_(true);
+  Tensor out = f(inputs);
+  Tensor w = uniform(out.shape(), 12345, -1.0, 1.0, out.dtype());
+  backward(sum(mul(out, w)));
+  double worst = 0;
+  for (auto& t : inputs) {
+    R2G2_CHECK(t.grad().defined(), "gradcheck: no gradient reached an input of shape ", shape_str(t.shape()));
+    auto analytic = t.grad().to_vector();
+    double* data = t.data<double>();
+    NoGrad no_grad;
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      double saved = data[i];
+      data[i] = saved + h;
+      double up = sum(mul(f(inputs), w)).item();
+      data[i] = saved - h;
+      double down = sum(mul(f(inputs), w)).item();
+      data[i] = saved;
+      double numeric = (up - down) / (2 * h);
+      worst = std::max(worst, std::abs(analytic[i] - numeric) / (atol + rtol * std::abs(numeric)));
+    }
+  }
+  return worst;
+}
+
+}  // namespace r2g2::test
