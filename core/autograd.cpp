@@ -30,8 +30,10 @@ std::vector<Node*> reachable_nodes(Node* root) {
 }
 
 void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
-  if (!slot) slot = g.contiguous().clone().impl_shared();  // own the buffer: later += must not alias
-  else Tensor(slot).copy_(add(Tensor(slot), g));
+  if (!slot)
+    slot = g.contiguous().clone().impl_shared();  // own the buffer: later += must not alias
+  else
+    Tensor(slot).copy_(add(Tensor(slot), g));
 }
 }  // namespace
 
@@ -75,7 +77,8 @@ void backward(const Tensor& loss, const BackwardOptions& options) {
 }
 
 void backward(const Tensor& output, const Tensor& seed, const BackwardOptions& options) {
-  R2G2_CHECK(output.requires_grad(), "backward: the output does not require a gradient "
+  R2G2_CHECK(output.requires_grad(),
+             "backward: the output does not require a gradient "
              "(no input had requires_grad, or it was computed under NoGrad)");
   R2G2_CHECK(seed.shape() == output.shape(), "backward: seed gradient shape ", shape_str(seed.shape()),
              " differs from output shape ", shape_str(output.shape()));
@@ -95,8 +98,8 @@ void backward(const Tensor& output, const Tensor& seed, const BackwardOptions& o
     Tensor g_out = it->second;
     grad_of.erase(it);
     std::vector<Tensor> g_in = node->backward(g_out);
-    R2G2_CHECK(g_in.size() == node->inputs.size(), "backward of ", node->name, " returned ",
-               g_in.size(), " gradients for ", node->inputs.size(), " inputs");
+    R2G2_CHECK(g_in.size() == node->inputs.size(), "backward of ", node->name, " returned ", g_in.size(),
+               " gradients for ", node->inputs.size(), " inputs");
     if (options.trace) {
       *options.trace << "#" << node->seq << " " << node->name << "  dL/dout " << shape_str(g_out.shape());
       if (g_out.numel() <= 8) {
@@ -134,9 +137,12 @@ void print_tape(std::ostream& os, const Tensor& output) {
   for (Node* n : nodes) {
     os << "#" << n->seq << " " << n->name << " " << shape_str(n->output_shape) << " <-";
     for (auto& in : n->inputs) {
-      if (!in) os << " const";
-      else if (in->grad_fn) os << " #" << in->grad_fn->seq;
-      else os << " leaf" << shape_str(in->shape);
+      if (!in)
+        os << " const";
+      else if (in->grad_fn)
+        os << " #" << in->grad_fn->seq;
+      else
+        os << " leaf" << shape_str(in->shape);
     }
     os << "\n";
   }

@@ -20,11 +20,11 @@ namespace r2g2 {
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
 
 struct Node {
-  uint64_t seq = 0;        // position on the tape
-  std::string name;        // "matmul", "relu", ...
+  uint64_t seq = 0;  // position on the tape
+  std::string name;  // "matmul", "relu", ...
   Shape output_shape;
   std::vector<std::shared_ptr<TensorImpl>> inputs;  // null where no gradient is needed
-  BackwardFn backward;     // cleared after use unless the graph is retained
+  BackwardFn backward;                              // cleared after use unless the graph is retained
   bool released = false;
 };
 
@@ -54,7 +54,7 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward);
 
 struct BackwardOptions {
-  bool retain_graph = false;  // keep closures so that backward can run again
+  bool retain_graph = false;      // keep closures so that backward can run again
   std::ostream* trace = nullptr;  // when set, prints each node and the gradient it produced
 };
 

@@ -12,8 +12,8 @@ int device_count();
 // Why CUDA cannot be used here, for error messages ("built without CUDA", "no device: ...").
 std::string unavailable_reason();
 
-void* malloc(size_t bytes);             // caching allocator on the current stream
-void free(void* p, size_t bytes);       // returns the block to the cache
+void* malloc(size_t bytes);        // caching allocator on the current stream
+void free(void* p, size_t bytes);  // returns the block to the cache
 void memcpy_h2d(void* dst, const void* src, size_t bytes);
 void memcpy_d2h(void* dst, const void* src, size_t bytes);
 void memcpy_d2d(void* dst, const void* src, size_t bytes);

@@ -35,8 +35,8 @@ Device parse_device(const std::string& spec) {
     }
     R2G2_CHECK(cuda_available(), "device '", spec,
                "' was requested but CUDA cannot be used: ", cuda_backend::unavailable_reason());
-    R2G2_CHECK(index < cuda_backend::device_count(), "device '", spec, "' does not exist: ",
-               cuda_backend::device_count(), " CUDA device(s) present");
+    R2G2_CHECK(index < cuda_backend::device_count(), "device '", spec,
+               "' does not exist: ", cuda_backend::device_count(), " CUDA device(s) present");
     return Device::cuda(index);
   }
   throw Error("unknown device '" + spec + "': expected cpu, cuda, cuda:N or auto");
@@ -59,10 +59,14 @@ void device_free(Device d, void* p, size_t bytes) {
 
 void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   if (bytes == 0) return;
-  if (dst_dev.is_cpu() && src_dev.is_cpu()) std::memcpy(dst, src, bytes);
-  else if (dst_dev.is_cuda() && src_dev.is_cpu()) cuda_backend::memcpy_h2d(dst, src, bytes);
-  else if (dst_dev.is_cpu() && src_dev.is_cuda()) cuda_backend::memcpy_d2h(dst, src, bytes);
-  else cuda_backend::memcpy_d2d(dst, src, bytes);
+  if (dst_dev.is_cpu() && src_dev.is_cpu())
+    std::memcpy(dst, src, bytes);
+  else if (dst_dev.is_cuda() && src_dev.is_cpu())
+    cuda_backend::memcpy_h2d(dst, src, bytes);
+  else if (dst_dev.is_cpu() && src_dev.is_cuda())
+    cuda_backend::memcpy_d2h(dst, src, bytes);
+  else
+    cuda_backend::memcpy_d2d(dst, src, bytes);
 }
 
 void device_synchronize(Device d) {

@@ -22,7 +22,7 @@ std::string concat(const Args&... args) {
 }  // namespace r2g2
 
 // R2G2_CHECK(cond, "message parts", ...): throws r2g2::Error with the parts joined.
-#define R2G2_CHECK(cond, ...)                                         \
-  do {                                                                \
+#define R2G2_CHECK(cond, ...)                                              \
+  do {                                                                     \
     if (!(cond)) throw ::r2g2::Error(::r2g2::detail::concat(__VA_ARGS__)); \
   } while (0)

@@ -24,7 +24,7 @@ Tensor log(const Tensor& a);
 Tensor log1p(const Tensor& a);
 Tensor sqrt(const Tensor& a);
 Tensor square(const Tensor& a);
-Tensor softplus(const Tensor& a);   // log(1 + e^x), stable for large |x|
+Tensor softplus(const Tensor& a);  // log(1 + e^x), stable for large |x|
 Tensor sigmoid(const Tensor& a);
 Tensor tanh(const Tensor& a);
 Tensor relu(const Tensor& a);
@@ -50,12 +50,12 @@ Tensor sum_to(const Tensor& g, const Shape& shape);
 Tensor matmul(const Tensor& a, const Tensor& b);
 
 // --- reductions ---------------------------------------------------------------
-Tensor sum(const Tensor& a);                                        // all -> shape []
+Tensor sum(const Tensor& a);  // all -> shape []
 Tensor sum(const Tensor& a, const std::vector<int>& axes, bool keepdim = false);
 Tensor mean(const Tensor& a);
 Tensor mean(const Tensor& a, const std::vector<int>& axes, bool keepdim = false);
-Tensor max(const Tensor& a, int axis, bool keepdim = false);       // values; gradient to the argmax
-Tensor argmax(const Tensor& a, int axis);                           // int32, not differentiable
+Tensor max(const Tensor& a, int axis, bool keepdim = false);  // values; gradient to the argmax
+Tensor argmax(const Tensor& a, int axis);                     // int32, not differentiable
 
 // --- softmax and losses -------------------------------------------------------
 Tensor log_softmax(const Tensor& a, int axis = -1);

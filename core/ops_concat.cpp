@@ -15,9 +15,9 @@ Tensor concat(const std::vector<Tensor>& parts_in, int axis_in) {
   for (const Tensor& p : parts_in) {
     bool same = p.dim() == first.dim() && p.dtype() == first.dtype() && p.device() == first.device();
     for (int i = 0; same && i < p.dim(); ++i) same = i == axis || p.shape()[i] == first.shape()[i];
-    R2G2_CHECK(same, "concat: shape ", shape_str(p.shape()), " (", dtype_name(p.dtype()), ", ", p.device().str(),
-               ") does not match ", shape_str(first.shape()), " (", dtype_name(first.dtype()), ", ",
-               first.device().str(), ") outside axis ", axis);
+    R2G2_CHECK(same, "concat: shape ", shape_str(p.shape()), " (", dtype_name(p.dtype()), ", ",
+               p.device().str(), ") does not match ", shape_str(first.shape()), " (",
+               dtype_name(first.dtype()), ", ", first.device().str(), ") outside axis ", axis);
     out_shape[axis] += p.shape()[axis];
   }
   int64_t outer = 1, inner = 1;
@@ -33,7 +33,8 @@ Tensor concat(const std::vector<Tensor>& parts_in, int axis_in) {
       using T = decltype(tag);
       if (p.device().is_cuda())
         R2G2_CUDA(kcuda::copy_2d<T>(p.data<T>(), cols, out.data<T>() + col, out_ld, outer, cols));
-      else kcpu::copy_2d<T>(p.data<T>(), cols, out.data<T>() + col, out_ld, outer, cols);
+      else
+        kcpu::copy_2d<T>(p.data<T>(), cols, out.data<T>() + col, out_ld, outer, cols);
     });
     col += cols;
     lengths.push_back(p.shape()[axis]);

@@ -14,10 +14,14 @@ namespace {
 
 const char* binary_name(BinaryOp op) {
   switch (op) {
-    case BinaryOp::add: return "add";
-    case BinaryOp::sub: return "sub";
-    case BinaryOp::mul: return "mul";
-    case BinaryOp::div: return "div";
+    case BinaryOp::add:
+      return "add";
+    case BinaryOp::sub:
+      return "sub";
+    case BinaryOp::mul:
+      return "mul";
+    case BinaryOp::div:
+      return "div";
   }
   return "?";
 }
@@ -52,8 +56,10 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   broadcast_strides(b, out_shape, g.b_stride);
   dispatch_floating(a.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
-    if (a.device().is_cuda()) R2G2_CUDA(kcuda::binary<T>(op, a.data<T>(), b.data<T>(), out.data<T>(), g));
-    else kcpu::binary<T>(op, a.data<T>(), b.data<T>(), out.data<T>(), g);
+    if (a.device().is_cuda())
+      R2G2_CUDA(kcuda::binary<T>(op, a.data<T>(), b.data<T>(), out.data<T>(), g));
+    else
+      kcpu::binary<T>(op, a.data<T>(), b.data<T>(), out.data<T>(), g);
   });
   return out;
 }
@@ -65,23 +71,34 @@ Tensor scalar_forward(BinaryOp op, const Tensor& a, double s) {
     using T = decltype(tag);
     if (a.device().is_cuda())
       R2G2_CUDA(kcuda::binary_scalar<T>(op, x.data<T>(), static_cast<T>(s), out.data<T>(), a.numel()));
-    else kcpu::binary_scalar<T>(op, x.data<T>(), static_cast<T>(s), out.data<T>(), a.numel());
+    else
+      kcpu::binary_scalar<T>(op, x.data<T>(), static_cast<T>(s), out.data<T>(), a.numel());
   });
   return out;
 }
 
 const char* unary_name(UnaryOp op) {
   switch (op) {
-    case UnaryOp::neg: return "neg";
-    case UnaryOp::exp: return "exp";
-    case UnaryOp::log: return "log";
-    case UnaryOp::log1p: return "log1p";
-    case UnaryOp::sqrt: return "sqrt";
-    case UnaryOp::square: return "square";
-    case UnaryOp::softplus: return "softplus";
-    case UnaryOp::sigmoid: return "sigmoid";
-    case UnaryOp::tanh: return "tanh";
-    case UnaryOp::relu: return "relu";
+    case UnaryOp::neg:
+      return "neg";
+    case UnaryOp::exp:
+      return "exp";
+    case UnaryOp::log:
+      return "log";
+    case UnaryOp::log1p:
+      return "log1p";
+    case UnaryOp::sqrt:
+      return "sqrt";
+    case UnaryOp::square:
+      return "square";
+    case UnaryOp::softplus:
+      return "softplus";
+    case UnaryOp::sigmoid:
+      return "sigmoid";
+    case UnaryOp::tanh:
+      return "tanh";
+    case UnaryOp::relu:
+      return "relu";
   }
   return "?";
 }
@@ -92,8 +109,10 @@ Tensor unary_op(UnaryOp op, const Tensor& a) {
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_floating(a.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
-    if (a.device().is_cuda()) R2G2_CUDA(kcuda::unary<T>(op, x.data<T>(), y.data<T>(), a.numel()));
-    else kcpu::unary<T>(op, x.data<T>(), y.data<T>(), a.numel());
+    if (a.device().is_cuda())
+      R2G2_CUDA(kcuda::unary<T>(op, x.data<T>(), y.data<T>(), a.numel()));
+    else
+      kcpu::unary<T>(op, x.data<T>(), y.data<T>(), a.numel());
   });
   Tensor y_saved = y.detach();  // saving the output itself would make a cycle through its node
   return record(name, y, {a}, [op, x, y_saved](const Tensor& g) {
@@ -102,8 +121,10 @@ Tensor unary_op(UnaryOp op, const Tensor& a) {
     dispatch_floating(x.dtype(), "unary_backward", [&](auto tag) {
       using T = decltype(tag);
       if (x.device().is_cuda())
-        R2G2_CUDA(kcuda::unary_backward<T>(op, x.data<T>(), y_saved.data<T>(), gc.data<T>(), gx.data<T>(), x.numel()));
-      else kcpu::unary_backward<T>(op, x.data<T>(), y_saved.data<T>(), gc.data<T>(), gx.data<T>(), x.numel());
+        R2G2_CUDA(kcuda::unary_backward<T>(op, x.data<T>(), y_saved.data<T>(), gc.data<T>(), gx.data<T>(),
+                                           x.numel()));
+      else
+        kcpu::unary_backward<T>(op, x.data<T>(), y_saved.data<T>(), gc.data<T>(), gx.data<T>(), x.numel());
     });
     return std::vector<Tensor>{gx};
   });
@@ -117,10 +138,13 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
   R2G2_CHECK(lead >= 0, "sum_to: cannot reduce shape ", shape_str(g.shape()), " to ", shape_str(shape));
   std::vector<int> axes;
   for (int i = 0; i < g.dim(); ++i) {
-    if (i < lead) axes.push_back(i);
-    else if (shape[i - lead] == 1 && g.shape()[i] != 1) axes.push_back(i);
-    else R2G2_CHECK(shape[i - lead] == g.shape()[i], "sum_to: cannot reduce shape ", shape_str(g.shape()), " to ",
-                    shape_str(shape));
+    if (i < lead)
+      axes.push_back(i);
+    else if (shape[i - lead] == 1 && g.shape()[i] != 1)
+      axes.push_back(i);
+    else
+      R2G2_CHECK(shape[i - lead] == g.shape()[i], "sum_to: cannot reduce shape ", shape_str(g.shape()),
+                 " to ", shape_str(shape));
   }
   return reshape(sum(g, axes, /*keepdim=*/false), shape);
 }

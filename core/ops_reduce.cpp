@@ -21,8 +21,10 @@ Tensor sum_one_axis(const Tensor& x, int axis) {
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "sum", [&](auto tag) {
     using T = decltype(tag);
-    if (x.device().is_cuda()) R2G2_CUDA(kcuda::reduce_sum<T>(x.data<T>(), y.data<T>(), outer, r, inner));
-    else kcpu::reduce_sum<T>(x.data<T>(), y.data<T>(), outer, r, inner);
+    if (x.device().is_cuda())
+      R2G2_CUDA(kcuda::reduce_sum<T>(x.data<T>(), y.data<T>(), outer, r, inner));
+    else
+      kcpu::reduce_sum<T>(x.data<T>(), y.data<T>(), outer, r, inner);
   });
   return y;
 }
@@ -46,8 +48,10 @@ Tensor sum(const Tensor& a, const std::vector<int>& axes_in, bool keepdim) {
   Shape kept = a.shape(), out_shape;
   for (int ax : axes) kept[ax] = 1;
   for (int i = 0; i < a.dim(); ++i)
-    if (!keepdim && std::find(axes.begin(), axes.end(), i) != axes.end()) continue;
-    else out_shape.push_back(kept[i]);
+    if (!keepdim && std::find(axes.begin(), axes.end(), i) != axes.end())
+      continue;
+    else
+      out_shape.push_back(kept[i]);
   Tensor out = make_view(x, out_shape, contiguous_strides(out_shape), x.offset());
   Shape in_shape = a.shape();
   return record("sum", out, {a}, [in_shape, kept](const Tensor& g) {

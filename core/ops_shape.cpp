@@ -20,8 +20,8 @@ Tensor reshape(const Tensor& a, const Shape& shape_in) {
     }
   }
   if (infer >= 0) {
-    R2G2_CHECK(known > 0 && a.numel() % known == 0, "reshape: cannot reshape ", shape_str(a.shape()), " into ",
-               shape_str(shape_in));
+    R2G2_CHECK(known > 0 && a.numel() % known == 0, "reshape: cannot reshape ", shape_str(a.shape()),
+               " into ", shape_str(shape_in));
     shape[infer] = a.numel() / known;
   }
   R2G2_CHECK(numel_of(shape) == a.numel(), "reshape: cannot reshape ", shape_str(a.shape()), " (", a.numel(),
@@ -30,9 +30,8 @@ Tensor reshape(const Tensor& a, const Shape& shape_in) {
   Tensor base = a.contiguous();  // records a copy only when `a` is strided
   Tensor out = make_view(base, shape, contiguous_strides(shape), base.offset());
   Shape in_shape = base.shape();
-  return record("reshape", out, {base}, [in_shape](const Tensor& g) {
-    return std::vector<Tensor>{reshape(g, in_shape)};
-  });
+  return record("reshape", out, {base},
+                [in_shape](const Tensor& g) { return std::vector<Tensor>{reshape(g, in_shape)}; });
 }
 
 Tensor transpose(const Tensor& a, int axis0, int axis1) {
@@ -42,9 +41,8 @@ Tensor transpose(const Tensor& a, int axis0, int axis1) {
   std::swap(shape[d0], shape[d1]);
   std::swap(strides[d0], strides[d1]);
   Tensor out = make_view(a, shape, strides, a.offset());
-  return record("transpose", out, {a}, [d0, d1](const Tensor& g) {
-    return std::vector<Tensor>{transpose(g, d0, d1)};
-  });
+  return record("transpose", out, {a},
+                [d0, d1](const Tensor& g) { return std::vector<Tensor>{transpose(g, d0, d1)}; });
 }
 
 Tensor slice(const Tensor& a, int axis_in, int64_t start, int64_t end) {

@@ -7,7 +7,7 @@ namespace r2g2 {
 
 using Shape = std::vector<int64_t>;
 
-std::string shape_str(const Shape& s);   // "[128, 784]"
+std::string shape_str(const Shape& s);  // "[128, 784]"
 int64_t numel_of(const Shape& s);
 Shape contiguous_strides(const Shape& s);
 // Normalises a possibly negative axis; throws naming the op and shape when out of range.

@@ -14,8 +14,7 @@ Storage::~Storage() { device_free(device, data, bytes); }
 namespace {
 
 std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape)
-    R2G2_CHECK(d >= 0, "Tensor: negative dimension in shape ", shape_str(shape));
+  for (int64_t d : shape) R2G2_CHECK(d >= 0, "Tensor: negative dimension in shape ", shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(static_cast<size_t>(numel_of(shape)) * dtype_size(dtype), device);
   impl->shape = shape;
@@ -43,31 +42,44 @@ Tensor contiguous_copy(const Tensor& t) {
   auto geom = strided_geom(t);
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    if (t.device().is_cuda()) R2G2_CUDA(kcuda::copy_strided<T>(t.data<T>(), out.data<T>(), geom));
-    else kcpu::copy_strided<T>(t.data<T>(), out.data<T>(), geom);
+    if (t.device().is_cuda())
+      R2G2_CUDA(kcuda::copy_strided<T>(t.data<T>(), out.data<T>(), geom));
+    else
+      kcpu::copy_strided<T>(t.data<T>(), out.data<T>(), geom);
   };
-  if (t.dtype() == DType::i32) run(int32_t{});
-  else dispatch_floating(t.dtype(), "contiguous", run);
+  if (t.dtype() == DType::i32)
+    run(int32_t{});
+  else
+    dispatch_floating(t.dtype(), "contiguous", run);
   return out;
 }
 
 template <class From, class To>
 void cast_on(const Tensor& src, Tensor& dst) {
-  if (src.device().is_cuda()) R2G2_CUDA(kcuda::cast<From, To>(src.data<From>(), dst.data<To>(), src.numel()));
-  else kcpu::cast<From, To>(src.data<From>(), dst.data<To>(), src.numel());
+  if (src.device().is_cuda())
+    R2G2_CUDA(kcuda::cast<From, To>(src.data<From>(), dst.data<To>(), src.numel()));
+  else
+    kcpu::cast<From, To>(src.data<From>(), dst.data<To>(), src.numel());
 }
 
 // Converts a contiguous tensor's dtype, outside the tape.
 Tensor cast_copy(const Tensor& src, DType dtype) {
   Tensor out = Tensor::empty(src.shape(), dtype, src.device());
   auto from = src.dtype();
-  if (from == DType::f32 && dtype == DType::f64) cast_on<float, double>(src, out);
-  else if (from == DType::f64 && dtype == DType::f32) cast_on<double, float>(src, out);
-  else if (from == DType::i32 && dtype == DType::f32) cast_on<int32_t, float>(src, out);
-  else if (from == DType::i32 && dtype == DType::f64) cast_on<int32_t, double>(src, out);
-  else if (from == DType::f32 && dtype == DType::i32) cast_on<float, int32_t>(src, out);
-  else if (from == DType::f64 && dtype == DType::i32) cast_on<double, int32_t>(src, out);
-  else device_copy(out.raw_data(), out.device(), src.raw_data(), src.device(), src.numel() * dtype_size(dtype));
+  if (from == DType::f32 && dtype == DType::f64)
+    cast_on<float, double>(src, out);
+  else if (from == DType::f64 && dtype == DType::f32)
+    cast_on<double, float>(src, out);
+  else if (from == DType::i32 && dtype == DType::f32)
+    cast_on<int32_t, float>(src, out);
+  else if (from == DType::i32 && dtype == DType::f64)
+    cast_on<int32_t, double>(src, out);
+  else if (from == DType::f32 && dtype == DType::i32)
+    cast_on<float, int32_t>(src, out);
+  else if (from == DType::f64 && dtype == DType::i32)
+    cast_on<double, int32_t>(src, out);
+  else
+    device_copy(out.raw_data(), out.device(), src.raw_data(), src.device(), src.numel() * dtype_size(dtype));
   return out;
 }
 
@@ -87,8 +99,12 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(new_impl(shape, dtype, device));
 }
 
-Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
-Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 0.0, dtype, device);
+}
+Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 1.0, dtype, device);
+}
 Tensor Tensor::scalar(double value, DType dtype, Device device) { return full({}, value, dtype, device); }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
@@ -97,7 +113,8 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
   return t;
 }
 
-Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype, Device device) {
+Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype,
+                           Device device) {
   R2G2_CHECK(static_cast<int64_t>(values.size()) == numel_of(shape), "from_vector: ", values.size(),
              " values do not fill shape ", shape_str(shape));
   Tensor host = empty(shape, DType::f64);
@@ -126,15 +143,15 @@ Tensor Tensor::randn(const Shape& shape, uint64_t seed, uint64_t offset, DType d
   Tensor t = empty(shape, dtype, device);
   dispatch_floating(dtype, "randn", [&](auto tag) {
     using T = decltype(tag);
-    if (device.is_cuda()) R2G2_CUDA(kcuda::philox_normal<T>(seed, offset, t.data<T>(), t.numel()));
-    else kcpu::philox_normal<T>(seed, offset, t.data<T>(), t.numel());
+    if (device.is_cuda())
+      R2G2_CUDA(kcuda::philox_normal<T>(seed, offset, t.data<T>(), t.numel()));
+    else
+      kcpu::philox_normal<T>(seed, offset, t.data<T>(), t.numel());
   });
   return t;
 }
 
-int64_t Tensor::size(int axis) const {
-  return shape()[normalize_axis(axis, dim(), "Tensor::size", shape())];
-}
+int64_t Tensor::size(int axis) const { return shape()[normalize_axis(axis, dim(), "Tensor::size", shape())]; }
 
 bool Tensor::is_contiguous() const {
   int64_t expect = 1;
@@ -147,13 +164,13 @@ bool Tensor::is_contiguous() const {
 
 Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
-  return record("contiguous", contiguous_copy(*this), {*this}, [](const Tensor& g) {
-    return std::vector<Tensor>{g};
-  });
+  return record("contiguous", contiguous_copy(*this), {*this},
+                [](const Tensor& g) { return std::vector<Tensor>{g}; });
 }
 
 Tensor Tensor::clone() const {
-  return record("clone", contiguous_copy(*this), {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  return record("clone", contiguous_copy(*this), {*this},
+                [](const Tensor& g) { return std::vector<Tensor>{g}; });
 }
 
 Tensor Tensor::to(Device target) const {
@@ -162,7 +179,8 @@ Tensor Tensor::to(Device target) const {
   Tensor out = empty(shape(), dtype(), target);
   device_copy(out.raw_data(), target, src.raw_data(), src.device(), numel() * dtype_size(dtype()));
   Device from = device();
-  return record("to_device", out, {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; });
+  return record("to_device", out, {*this},
+                [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; });
 }
 
 Tensor Tensor::to(DType target) const {
@@ -171,16 +189,23 @@ Tensor Tensor::to(DType target) const {
   Tensor out = cast_copy(src, target);
   if (!is_floating(target) || !is_floating(dtype())) return out;
   DType from = dtype();
-  return record("to_dtype", out, {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; });
+  return record("to_dtype", out, {*this},
+                [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; });
 }
 
 std::vector<double> Tensor::to_vector() const {
   Tensor host = contiguous_copy(to(Device::cpu()).detach());
   std::vector<double> out(static_cast<size_t>(numel()));
   switch (dtype()) {
-    case DType::f32: std::copy_n(host.data<float>(), numel(), out.begin()); break;
-    case DType::f64: std::copy_n(host.data<double>(), numel(), out.begin()); break;
-    case DType::i32: std::copy_n(host.data<int32_t>(), numel(), out.begin()); break;
+    case DType::f32:
+      std::copy_n(host.data<float>(), numel(), out.begin());
+      break;
+    case DType::f64:
+      std::copy_n(host.data<double>(), numel(), out.begin());
+      break;
+    case DType::i32:
+      std::copy_n(host.data<int32_t>(), numel(), out.begin());
+      break;
   }
   return out;
 }
@@ -200,11 +225,15 @@ void Tensor::fill_(double value) {
   R2G2_CHECK(is_contiguous(), "fill_: tensor of shape ", shape_str(shape()), " is not contiguous");
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    if (device().is_cuda()) R2G2_CUDA(kcuda::fill<T>(data<T>(), static_cast<T>(value), numel()));
-    else kcpu::fill<T>(data<T>(), static_cast<T>(value), numel());
+    if (device().is_cuda())
+      R2G2_CUDA(kcuda::fill<T>(data<T>(), static_cast<T>(value), numel()));
+    else
+      kcpu::fill<T>(data<T>(), static_cast<T>(value), numel());
   };
-  if (dtype() == DType::i32) run(int32_t{});
-  else dispatch_floating(dtype(), "fill_", run);
+  if (dtype() == DType::i32)
+    run(int32_t{});
+  else
+    dispatch_floating(dtype(), "fill_", run);
 }
 
 void Tensor::copy_(const Tensor& src) {
@@ -219,7 +248,9 @@ void Tensor::copy_(const Tensor& src) {
 
 Tensor Tensor::reshape(const Shape& new_shape) const { return r2g2::reshape(*this, new_shape); }
 Tensor Tensor::transpose(int a, int b) const { return r2g2::transpose(*this, a, b); }
-Tensor Tensor::slice(int axis, int64_t start, int64_t end) const { return r2g2::slice(*this, axis, start, end); }
+Tensor Tensor::slice(int axis, int64_t start, int64_t end) const {
+  return r2g2::slice(*this, axis, start, end);
+}
 
 Tensor& Tensor::requires_grad_(bool on) {
   R2G2_CHECK(!on || is_floating(dtype()), "requires_grad_: a ", dtype_name(dtype()),
@@ -230,8 +261,6 @@ Tensor& Tensor::requires_grad_(bool on) {
   return *this;
 }
 
-Tensor Tensor::detach() const {
-  return make_view(*this, shape(), strides(), offset());
-}
+Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
 
 }  // namespace r2g2

@@ -29,12 +29,12 @@ class Tensor;
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
-  Shape strides;  // in elements
+  Shape strides;       // in elements
   int64_t offset = 0;  // in elements
   DType dtype = DType::f32;
   bool requires_grad = false;
-  std::shared_ptr<TensorImpl> grad;   // accumulated gradient of a leaf
-  std::shared_ptr<Node> grad_fn;       // the node that produced this tensor, if recorded
+  std::shared_ptr<TensorImpl> grad;  // accumulated gradient of a leaf
+  std::shared_ptr<Node> grad_fn;     // the node that produced this tensor, if recorded
 };
 
 class Tensor {
@@ -49,8 +49,8 @@ class Tensor {
   static Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Device device = {});
   static Tensor scalar(double value, DType dtype = DType::f32, Device device = {});
   // Copies host values (converted to dtype) into a new tensor on `device`.
-  static Tensor from_vector(const std::vector<double>& values, const Shape& shape,
-                            DType dtype = DType::f32, Device device = {});
+  static Tensor from_vector(const std::vector<double>& values, const Shape& shape, DType dtype = DType::f32,
+                            Device device = {});
   static Tensor from_vector(const std::vector<float>& values, const Shape& shape, Device device = {});
   static Tensor from_vector(const std::vector<int32_t>& values, const Shape& shape, Device device = {});
   // Standard normals from the counter-based generator: element i is normal number
@@ -74,9 +74,10 @@ class Tensor {
   bool same(const Tensor& o) const { return impl_ == o.impl_; }
 
   // Typed pointer to element [0,...,0]; checks the dtype.
-  template <class T> T* data() const {
-    R2G2_CHECK(dtype_of<T>() == dtype(), "Tensor::data: tensor holds ", dtype_name(dtype()),
-               ", asked for ", dtype_name(dtype_of<T>()));
+  template <class T>
+  T* data() const {
+    R2G2_CHECK(dtype_of<T>() == dtype(), "Tensor::data: tensor holds ", dtype_name(dtype()), ", asked for ",
+               dtype_name(dtype_of<T>()));
     return static_cast<T*>(impl().storage->data) + impl().offset;
   }
   void* raw_data() const {
@@ -84,15 +85,15 @@ class Tensor {
   }
 
   // --- copies and conversions (not recorded on the tape unless noted) ----------
-  Tensor contiguous() const;             // recorded: a copy when strided, else itself
-  Tensor clone() const;                  // recorded: always a fresh contiguous copy
-  Tensor to(Device device) const;        // recorded
-  Tensor to(DType dtype) const;          // recorded for float<->float
-  std::vector<double> to_vector() const; // host copy in logical (row-major) order
+  Tensor contiguous() const;              // recorded: a copy when strided, else itself
+  Tensor clone() const;                   // recorded: always a fresh contiguous copy
+  Tensor to(Device device) const;         // recorded
+  Tensor to(DType dtype) const;           // recorded for float<->float
+  std::vector<double> to_vector() const;  // host copy in logical (row-major) order
   std::vector<int32_t> to_int_vector() const;
-  double item() const;                   // the single element; throws if numel != 1
-  void fill_(double value);              // in place, outside the tape
-  void copy_(const Tensor& src);         // in place, same shape, any device/dtype
+  double item() const;            // the single element; throws if numel != 1
+  void fill_(double value);       // in place, outside the tape
+  void copy_(const Tensor& src);  // in place, same shape, any device/dtype
 
   // --- views (recorded) -------------------------------------------------------
   Tensor reshape(const Shape& shape) const;  // a view when contiguous, else a copy; one -1 allowed

@@ -44,8 +44,8 @@ inline double closeness(const Tensor& a, const Tensor& b, double rtol, double at
 // Checks d(sum(f(inputs) * w))/d(input) against central differences, where w is a fixed
 // random weighting so that every output element matters. Inputs must be float64 leaves.
 // Returns the worst closeness (<= 1 passes).
-inline double gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, std::vector<Tensor> inputs,
-                        double h = 1e-6, double rtol = 1e-5, double atol = 1e-7) {
+inline double gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                        std::vector<Tensor> inputs, double h = 1e-6, double rtol = 1e-5, double atol = 1e-7) {
   for (auto& t : inputs) t.requires_grad_(true);
   Tensor out = f(inputs);
   Tensor w = uniform(out.shape(), 12345, -1.0, 1.0, out.dtype());

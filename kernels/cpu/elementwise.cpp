@@ -6,57 +6,107 @@
 namespace r2g2::kernels::cpu {
 
 namespace {
-template <class T> T softplus_of(T x) {
+template <class T>
+T softplus_of(T x) {
   // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x, exact for very negative x.
   return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
 }
-template <class T> T sigmoid_of(T x) {
+template <class T>
+T sigmoid_of(T x) {
   if (x >= 0) return T(1) / (T(1) + std::exp(-x));
   T e = std::exp(x);
   return e / (T(1) + e);
 }
-template <class T> T apply(BinaryOp op, T a, T b) {
+template <class T>
+T apply(BinaryOp op, T a, T b) {
   switch (op) {
-    case BinaryOp::add: return a + b;
-    case BinaryOp::sub: return a - b;
-    case BinaryOp::mul: return a * b;
-    case BinaryOp::div: return a / b;
+    case BinaryOp::add:
+      return a + b;
+    case BinaryOp::sub:
+      return a - b;
+    case BinaryOp::mul:
+      return a * b;
+    case BinaryOp::div:
+      return a / b;
   }
   return T(0);
 }
 }  // namespace
 
-template <class T> void unary(UnaryOp op, const T* x, T* y, int64_t n) {
+template <class T>
+void unary(UnaryOp op, const T* x, T* y, int64_t n) {
   switch (op) {
-    case UnaryOp::neg: for (int64_t i = 0; i < n; ++i) y[i] = -x[i]; break;
-    case UnaryOp::exp: for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]); break;
-    case UnaryOp::log: for (int64_t i = 0; i < n; ++i) y[i] = std::log(x[i]); break;
-    case UnaryOp::log1p: for (int64_t i = 0; i < n; ++i) y[i] = std::log1p(x[i]); break;
-    case UnaryOp::sqrt: for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]); break;
-    case UnaryOp::square: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i]; break;
-    case UnaryOp::softplus: for (int64_t i = 0; i < n; ++i) y[i] = softplus_of(x[i]); break;
-    case UnaryOp::sigmoid: for (int64_t i = 0; i < n; ++i) y[i] = sigmoid_of(x[i]); break;
-    case UnaryOp::tanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]); break;
-    case UnaryOp::relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0); break;
+    case UnaryOp::neg:
+      for (int64_t i = 0; i < n; ++i) y[i] = -x[i];
+      break;
+    case UnaryOp::exp:
+      for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+      break;
+    case UnaryOp::log:
+      for (int64_t i = 0; i < n; ++i) y[i] = std::log(x[i]);
+      break;
+    case UnaryOp::log1p:
+      for (int64_t i = 0; i < n; ++i) y[i] = std::log1p(x[i]);
+      break;
+    case UnaryOp::sqrt:
+      for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);
+      break;
+    case UnaryOp::square:
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i];
+      break;
+    case UnaryOp::softplus:
+      for (int64_t i = 0; i < n; ++i) y[i] = softplus_of(x[i]);
+      break;
+    case UnaryOp::sigmoid:
+      for (int64_t i = 0; i < n; ++i) y[i] = sigmoid_of(x[i]);
+      break;
+    case UnaryOp::tanh:
+      for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+      break;
+    case UnaryOp::relu:
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+      break;
   }
 }
 
-template <class T> void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n) {
+template <class T>
+void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n) {
   switch (op) {
-    case UnaryOp::neg: for (int64_t i = 0; i < n; ++i) gx[i] = -gy[i]; break;
-    case UnaryOp::exp: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * y[i]; break;
-    case UnaryOp::log: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / x[i]; break;
-    case UnaryOp::log1p: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / (T(1) + x[i]); break;
-    case UnaryOp::sqrt: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / (T(2) * y[i]); break;
-    case UnaryOp::square: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * T(2) * x[i]; break;
-    case UnaryOp::softplus: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * sigmoid_of(x[i]); break;
-    case UnaryOp::sigmoid: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * y[i] * (T(1) - y[i]); break;
-    case UnaryOp::tanh: for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * (T(1) - y[i] * y[i]); break;
-    case UnaryOp::relu: for (int64_t i = 0; i < n; ++i) gx[i] = x[i] > T(0) ? gy[i] : T(0); break;
+    case UnaryOp::neg:
+      for (int64_t i = 0; i < n; ++i) gx[i] = -gy[i];
+      break;
+    case UnaryOp::exp:
+      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * y[i];
+      break;
+    case UnaryOp::log:
+      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / x[i];
+      break;
+    case UnaryOp::log1p:
+      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / (T(1) + x[i]);
+      break;
+    case UnaryOp::sqrt:
+      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / (T(2) * y[i]);
+      break;
+    case UnaryOp::square:
+      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * T(2) * x[i];
+      break;
+    case UnaryOp::softplus:
+      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * sigmoid_of(x[i]);
+      break;
+    case UnaryOp::sigmoid:
+      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * y[i] * (T(1) - y[i]);
+      break;
+    case UnaryOp::tanh:
+      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * (T(1) - y[i] * y[i]);
+      break;
+    case UnaryOp::relu:
+      for (int64_t i = 0; i < n; ++i) gx[i] = x[i] > T(0) ? gy[i] : T(0);
+      break;
   }
 }
 
-template <class T> void binary(BinaryOp op, const T* a, const T* b, T* out, const Strided2& g) {
+template <class T>
+void binary(BinaryOp op, const T* a, const T* b, T* out, const Strided2& g) {
   // Odometer over the output index; the innermost axis is a tight loop.
   if (g.ndim == 0) {
     out[0] = apply(op, a[0], b[0]);
@@ -87,23 +137,28 @@ template <class T> void binary(BinaryOp op, const T* a, const T* b, T* out, cons
   }
 }
 
-template <class T> void binary_scalar(BinaryOp op, const T* a, T s, T* out, int64_t n) {
+template <class T>
+void binary_scalar(BinaryOp op, const T* a, T s, T* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = apply(op, a[i], s);
 }
 
-template <class T> void fill(T* y, T value, int64_t n) {
+template <class T>
+void fill(T* y, T value, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = value;
 }
 
-template <class T> void axpy(T alpha, const T* x, T* y, int64_t n) {
+template <class T>
+void axpy(T alpha, const T* x, T* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 
-template <class From, class To> void cast(const From* x, To* y, int64_t n) {
+template <class From, class To>
+void cast(const From* x, To* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
 }
 
-template <class T> void copy_strided(const T* src, T* dst, const Strided2& g) {
+template <class T>
+void copy_strided(const T* src, T* dst, const Strided2& g) {
   if (g.ndim == 0) {
     dst[0] = src[0];
     return;
@@ -124,16 +179,17 @@ template <class T> void copy_strided(const T* src, T* dst, const Strided2& g) {
   }
 }
 
-template <class T> void copy_2d(const T* src, int64_t src_ld, T* dst, int64_t dst_ld, int64_t rows, int64_t cols) {
+template <class T>
+void copy_2d(const T* src, int64_t src_ld, T* dst, int64_t dst_ld, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) std::copy_n(src + r * src_ld, cols, dst + r * dst_ld);
 }
 
-#define R2G2_INSTANTIATE(T)                                                        \
-  template void unary<T>(UnaryOp, const T*, T*, int64_t);                          \
+#define R2G2_INSTANTIATE(T)                                                            \
+  template void unary<T>(UnaryOp, const T*, T*, int64_t);                              \
   template void unary_backward<T>(UnaryOp, const T*, const T*, const T*, T*, int64_t); \
-  template void binary<T>(BinaryOp, const T*, const T*, T*, const Strided2&);      \
-  template void binary_scalar<T>(BinaryOp, const T*, T, T*, int64_t);              \
-  template void axpy<T>(T, const T*, T*, int64_t);                                \
+  template void binary<T>(BinaryOp, const T*, const T*, T*, const Strided2&);          \
+  template void binary_scalar<T>(BinaryOp, const T*, T, T*, int64_t);                  \
+  template void axpy<T>(T, const T*, T*, int64_t);                                     \
   template void copy_2d<T>(const T*, int64_t, T*, int64_t, int64_t, int64_t);
 R2G2_INSTANTIATE(float)
 R2G2_INSTANTIATE(double)

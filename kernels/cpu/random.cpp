@@ -26,7 +26,8 @@ void philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t ou
   out[3] = c3;
 }
 
-template <class T> void philox_normal(uint64_t seed, uint64_t offset, T* out, int64_t n) {
+template <class T>
+void philox_normal(uint64_t seed, uint64_t offset, T* out, int64_t n) {
   const uint32_t key[2] = {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
   constexpr double two_pi = 6.283185307179586476925286766559;
   constexpr double inv_2_32 = 1.0 / 4294967296.0;

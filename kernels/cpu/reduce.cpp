@@ -6,7 +6,8 @@
 
 namespace r2g2::kernels::cpu {
 
-template <class T> void reduce_sum(const T* x, T* y, int64_t outer, int64_t r, int64_t inner) {
+template <class T>
+void reduce_sum(const T* x, T* y, int64_t outer, int64_t r, int64_t inner) {
   // Accumulating in double makes float32 sums accurate and independent of blocking.
   std::vector<double> acc(static_cast<size_t>(inner));
   for (int64_t o = 0; o < outer; ++o) {
@@ -18,7 +19,8 @@ template <class T> void reduce_sum(const T* x, T* y, int64_t outer, int64_t r, i
   }
 }
 
-template <class T> void reduce_max(const T* x, T* y, int32_t* arg, int64_t outer, int64_t r, int64_t inner) {
+template <class T>
+void reduce_max(const T* x, T* y, int32_t* arg, int64_t outer, int64_t r, int64_t inner) {
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
       const T* base = x + o * r * inner + i;

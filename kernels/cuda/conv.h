@@ -10,14 +10,18 @@
 
 namespace r2g2::kernels::cuda {
 
-template <class T> void im2col(const T* image, T* cols, const ConvGeom& g);
+template <class T>
+void im2col(const T* image, T* cols, const ConvGeom& g);
 // image (zeroed by the caller) += scatter of cols; the backward of im2col.
-template <class T> void col2im(const T* cols, T* image, const ConvGeom& g);
+template <class T>
+void col2im(const T* cols, T* image, const ConvGeom& g);
 // x [planes, h, w] -> y [planes, oh, ow]; arg holds the flat h*w index of each max.
-template <class T> void max_pool2d(const T* x, T* y, int32_t* arg, int64_t planes, int h, int w, int kernel,
-                                   int stride, int oh, int ow);
+template <class T>
+void max_pool2d(const T* x, T* y, int32_t* arg, int64_t planes, int h, int w, int kernel, int stride, int oh,
+                int ow);
 // gx (zeroed by the caller) [plane, arg] += gy.
-template <class T> void max_pool2d_backward(const T* gy, const int32_t* arg, T* gx, int64_t planes, int h, int w,
-                                            int oh, int ow);
+template <class T>
+void max_pool2d_backward(const T* gy, const int32_t* arg, T* gx, int64_t planes, int h, int w, int oh,
+                         int ow);
 
 }  // namespace r2g2::kernels::cuda

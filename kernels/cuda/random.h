@@ -8,6 +8,7 @@
 namespace r2g2::kernels::cuda {
 
 // out[i] = normal number (offset + i) of stream `seed`.
-template <class T> void philox_normal(uint64_t seed, uint64_t offset, T* out, int64_t n);
+template <class T>
+void philox_normal(uint64_t seed, uint64_t offset, T* out, int64_t n);
 
 }  // namespace r2g2::kernels::cuda

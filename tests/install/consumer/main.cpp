@@ -1,7 +1,8 @@
 // Fits y = 3x - 1 with one weight and one bias: the README's ten-line example.
-#include <cstdio>
 #include <r2g2/core/ops.h>
 #include <r2g2/core/optim.h>
+
+#include <cstdio>
 
 int main() {
   using namespace r2g2;
