@@ -31,7 +31,7 @@ std::vector<Node*> reachable_nodes(Node* root) {
 
 void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
   if (!slot)
-    slot = g.contiguous().clone().impl_shared();  // own the buffer: later += must not alias
+    slot = g.clone().impl_shared();  // own the buffer: later += must not alias
   else
     Tensor(slot).copy_(add(Tensor(slot), g));
 }

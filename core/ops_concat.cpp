@@ -27,7 +27,7 @@ Tensor concat(const std::vector<Tensor>& parts_in, int axis_in) {
   int64_t out_ld = out_shape[axis] * inner, col = 0;
   std::vector<int64_t> lengths;
   for (const Tensor& p_in : parts_in) {
-    Tensor p = p_in.contiguous().detach();
+    Tensor p = p_in.detach().contiguous();
     int64_t cols = p.shape()[axis] * inner;
     dispatch_floating(p.dtype(), "concat", [&](auto tag) {
       using T = decltype(tag);

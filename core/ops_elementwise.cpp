@@ -65,7 +65,7 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
 }
 
 Tensor scalar_forward(BinaryOp op, const Tensor& a, double s) {
-  Tensor x = a.contiguous().detach();
+  Tensor x = a.detach().contiguous();
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_floating(a.dtype(), binary_name(op), [&](auto tag) {
     using T = decltype(tag);
@@ -105,7 +105,7 @@ const char* unary_name(UnaryOp op) {
 
 Tensor unary_op(UnaryOp op, const Tensor& a) {
   const char* name = unary_name(op);
-  Tensor x = a.contiguous().detach();
+  Tensor x = a.detach().contiguous();
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_floating(a.dtype(), name, [&](auto tag) {
     using T = decltype(tag);

@@ -32,7 +32,8 @@ Tensor gather_rows(const Tensor& a, const Tensor& index_in) {
   dispatch_floating(a.dtype(), "gather_rows", [&](auto tag) {
     using T = decltype(tag);
     if (a.device().is_cuda())
-      R2G2_CUDA(kcuda::gather_rows<T>(x.data<T>(), index.data<int32_t>(), y.data<T>(), n_index, rows, row_len));
+      R2G2_CUDA(
+          kcuda::gather_rows<T>(x.data<T>(), index.data<int32_t>(), y.data<T>(), n_index, rows, row_len));
     else
       kcpu::gather_rows<T>(x.data<T>(), index.data<int32_t>(), y.data<T>(), n_index, rows, row_len);
   });
@@ -43,7 +44,8 @@ Tensor gather_rows(const Tensor& a, const Tensor& index_in) {
     dispatch_floating(g.dtype(), "gather_rows backward", [&](auto tag) {
       using T = decltype(tag);
       if (g.device().is_cuda())
-        R2G2_CUDA(kcuda::scatter_add_rows<T>(gc.data<T>(), index.data<int32_t>(), gx.data<T>(), n_index, row_len));
+        R2G2_CUDA(
+            kcuda::scatter_add_rows<T>(gc.data<T>(), index.data<int32_t>(), gx.data<T>(), n_index, row_len));
       else
         kcpu::scatter_add_rows<T>(gc.data<T>(), index.data<int32_t>(), gx.data<T>(), n_index, row_len);
     });

@@ -51,7 +51,8 @@ Tensor log_softmax(const Tensor& a, int axis_in) {
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
-  R2G2_CHECK(logits.dim() == 2, "cross_entropy: logits must be [N, C], got shape ", shape_str(logits.shape()));
+  R2G2_CHECK(logits.dim() == 2, "cross_entropy: logits must be [N, C], got shape ",
+             shape_str(logits.shape()));
   R2G2_CHECK(labels.dtype() == DType::i32, "cross_entropy: labels must be int32, got ",
              dtype_name(labels.dtype()));
   R2G2_CHECK(labels.dim() == 1 && labels.shape()[0] == logits.shape()[0], "cross_entropy: labels of shape ",
@@ -66,9 +67,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   Tensor log_probs = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
   Tensor loss = dispatch_floating(logits.dtype(), "cross_entropy", [&](auto tag) {
     using T = decltype(tag);
-    T value;
+    T value{};
     if (logits.device().is_cuda())
-      R2G2_CUDA(value = kcuda::cross_entropy<T>(x.data<T>(), lab.data<int32_t>(), log_probs.data<T>(), rows, cols));
+      R2G2_CUDA(
+          value = kcuda::cross_entropy<T>(x.data<T>(), lab.data<int32_t>(), log_probs.data<T>(), rows, cols));
     else
       value = kcpu::cross_entropy<T>(x.data<T>(), lab.data<int32_t>(), log_probs.data<T>(), rows, cols);
     return Tensor::scalar(static_cast<double>(value), logits.dtype(), logits.device());
@@ -80,10 +82,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
     dispatch_floating(log_probs.dtype(), "cross_entropy backward", [&](auto tag) {
       using T = decltype(tag);
       if (gx.device().is_cuda())
-        R2G2_CUDA(kcuda::cross_entropy_backward<T>(log_probs.data<T>(), lab.data<int32_t>(), T(1), gx.data<T>(),
-                                                   rows, cols));
+        R2G2_CUDA(kcuda::cross_entropy_backward<T>(log_probs.data<T>(), lab.data<int32_t>(), T(1),
+                                                   gx.data<T>(), rows, cols));
       else
-        kcpu::cross_entropy_backward<T>(log_probs.data<T>(), lab.data<int32_t>(), T(1), gx.data<T>(), rows, cols);
+        kcpu::cross_entropy_backward<T>(log_probs.data<T>(), lab.data<int32_t>(), T(1), gx.data<T>(), rows,
+                                        cols);
     });
     return std::vector<Tensor>{mul(gx, g)};
   });
@@ -102,7 +105,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   Tensor t = targets.detach().contiguous();
   Tensor loss = dispatch_floating(logits.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    T value;
+    T value{};
     if (logits.device().is_cuda())
       R2G2_CUDA(value = kcuda::bce_with_logits<T>(x.data<T>(), t.data<T>(), n));
     else
@@ -117,7 +120,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
       using T = decltype(tag);
       T* gt_data = need_t ? gt.data<T>() : nullptr;
       if (x.device().is_cuda())
-        R2G2_CUDA(kcuda::bce_with_logits_backward<T>(x.data<T>(), t.data<T>(), T(1), gx.data<T>(), gt_data, n));
+        R2G2_CUDA(
+            kcuda::bce_with_logits_backward<T>(x.data<T>(), t.data<T>(), T(1), gx.data<T>(), gt_data, n));
       else
         kcpu::bce_with_logits_backward<T>(x.data<T>(), t.data<T>(), T(1), gx.data<T>(), gt_data, n);
     });

@@ -1,6 +1,7 @@
-// sum / mean over axes or all. Multi-axis sums run as single-axis passes over a
-// contiguous [outer, r, inner] view.
+// sum / mean over axes or all, max / argmax over one axis. Reductions run as
+// single-axis passes over a contiguous [outer, r, inner] view.
 #include <algorithm>
+#include <utility>
 
 #include "core/autograd.h"
 #include "core/dispatch.h"
@@ -10,21 +11,30 @@ namespace r2g2 {
 
 namespace {
 
+// The [outer, r, inner] split of `shape` around `axis`.
+struct AxisSplit {
+  int64_t outer = 1, r = 1, inner = 1;
+};
+AxisSplit split_at(const Shape& shape, int axis) {
+  AxisSplit s;
+  for (int i = 0; i < axis; ++i) s.outer *= shape[i];
+  s.r = shape[axis];
+  for (size_t i = axis + 1; i < shape.size(); ++i) s.inner *= shape[i];
+  return s;
+}
+
 // Sum of a contiguous tensor over one axis (kept as size 1), outside the tape.
 Tensor sum_one_axis(const Tensor& x, int axis) {
+  AxisSplit s = split_at(x.shape(), axis);
   Shape out_shape = x.shape();
-  int64_t r = out_shape[axis];
   out_shape[axis] = 1;
-  int64_t outer = 1, inner = 1;
-  for (int i = 0; i < axis; ++i) outer *= x.shape()[i];
-  for (int i = axis + 1; i < x.dim(); ++i) inner *= x.shape()[i];
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "sum", [&](auto tag) {
     using T = decltype(tag);
     if (x.device().is_cuda())
-      R2G2_CUDA(kcuda::reduce_sum<T>(x.data<T>(), y.data<T>(), outer, r, inner));
+      R2G2_CUDA(kcuda::reduce_sum<T>(x.data<T>(), y.data<T>(), s.outer, s.r, s.inner));
     else
-      kcpu::reduce_sum<T>(x.data<T>(), y.data<T>(), outer, r, inner);
+      kcpu::reduce_sum<T>(x.data<T>(), y.data<T>(), s.outer, s.r, s.inner);
   });
   return y;
 }
@@ -38,13 +48,42 @@ std::vector<int> normalized_axes(const std::vector<int>& axes, const Tensor& a, 
   return out;
 }
 
+// Values (kept dims) and int32 positions of the maximum along `axis`, outside the tape.
+std::pair<Tensor, Tensor> max_with_arg(const Tensor& a, int axis, const char* op) {
+  R2G2_CHECK(a.shape()[axis] > 0, op, ": axis ", axis, " of shape ", shape_str(a.shape()), " is empty");
+  Tensor x = a.detach().contiguous();
+  AxisSplit s = split_at(a.shape(), axis);
+  Shape kept = a.shape();
+  kept[axis] = 1;
+  Tensor y = Tensor::empty(kept, a.dtype(), a.device());
+  Tensor arg = Tensor::empty(kept, DType::i32, a.device());
+  dispatch_floating(a.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    if (a.device().is_cuda())
+      R2G2_CUDA(kcuda::reduce_max<T>(x.data<T>(), y.data<T>(), arg.data<int32_t>(), s.outer, s.r, s.inner));
+    else
+      kcpu::reduce_max<T>(x.data<T>(), y.data<T>(), arg.data<int32_t>(), s.outer, s.r, s.inner);
+  });
+  return {y, arg};
+}
+
+Shape without_axis(Shape shape, int axis) {
+  shape.erase(shape.begin() + axis);
+  return shape;
+}
+
 }  // namespace
 
 Tensor sum(const Tensor& a, const std::vector<int>& axes_in, bool keepdim) {
   std::vector<int> axes = normalized_axes(axes_in, a, "sum");
-  Tensor x = a.contiguous().detach();
+  Tensor x = a.detach().contiguous();
+  bool reduced = false;
   for (int ax : axes)
-    if (x.shape()[ax] != 1) x = sum_one_axis(x, ax);
+    if (x.shape()[ax] != 1) {
+      x = sum_one_axis(x, ax);
+      reduced = true;
+    }
+  if (!reduced) x = x.clone();  // the result never aliases the input, as with every other sum
   Shape kept = a.shape(), out_shape;
   for (int ax : axes) kept[ax] = 1;
   for (int i = 0; i < a.dim(); ++i)
@@ -77,6 +116,36 @@ Tensor mean(const Tensor& a, const std::vector<int>& axes, bool keepdim) {
 Tensor mean(const Tensor& a) {
   R2G2_CHECK(a.numel() > 0, "mean: tensor of shape ", shape_str(a.shape()), " is empty");
   return mul(sum(a), 1.0 / static_cast<double>(a.numel()));
+}
+
+Tensor max(const Tensor& a, int axis_in, bool keepdim) {
+  int axis = normalize_axis(axis_in, a.dim(), "max", a.shape());
+  auto [y, arg] = max_with_arg(a, axis, "max");
+  Shape in_shape = a.shape(), kept = y.shape();
+  Tensor out =
+      keepdim ? y : make_view(y, without_axis(kept, axis), contiguous_strides(without_axis(kept, axis)), 0);
+  return record("max", out, {a}, [arg, in_shape, kept, axis](const Tensor& g) {
+    // Ties send the whole gradient to the first maximum (the one argmax reports).
+    Tensor gc = reshape(g, kept).contiguous();
+    Tensor gx = Tensor::zeros(in_shape, g.dtype(), g.device());
+    AxisSplit s = split_at(in_shape, axis);
+    dispatch_floating(g.dtype(), "max backward", [&](auto tag) {
+      using T = decltype(tag);
+      if (g.device().is_cuda())
+        R2G2_CUDA(kcuda::reduce_max_backward<T>(gc.data<T>(), arg.data<int32_t>(), gx.data<T>(), s.outer, s.r,
+                                                s.inner));
+      else
+        kcpu::reduce_max_backward<T>(gc.data<T>(), arg.data<int32_t>(), gx.data<T>(), s.outer, s.r, s.inner);
+    });
+    return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor argmax(const Tensor& a, int axis_in) {
+  int axis = normalize_axis(axis_in, a.dim(), "argmax", a.shape());
+  Tensor arg = max_with_arg(a, axis, "argmax").second;
+  Shape out_shape = without_axis(arg.shape(), axis);
+  return make_view(arg, out_shape, contiguous_strides(out_shape), 0);
 }
 
 }  // namespace r2g2

@@ -94,12 +94,12 @@ void bce_with_logits_backward(const T* x, const T* t, T g, T* gx, T* gt, int64_t
   }
 }
 
-#define R2G2_INSTANTIATE(T)                                                                       \
-  template void log_softmax<T>(const T*, T*, int64_t, int64_t);                                   \
-  template void log_softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t);                \
-  template T cross_entropy<T>(const T*, const int32_t*, T*, int64_t, int64_t);                    \
-  template void cross_entropy_backward<T>(const T*, const int32_t*, T, T*, int64_t, int64_t);     \
-  template T bce_with_logits<T>(const T*, const T*, int64_t);                                     \
+#define R2G2_INSTANTIATE(T)                                                                   \
+  template void log_softmax<T>(const T*, T*, int64_t, int64_t);                               \
+  template void log_softmax_backward<T>(const T*, const T*, T*, int64_t, int64_t);            \
+  template T cross_entropy<T>(const T*, const int32_t*, T*, int64_t, int64_t);                \
+  template void cross_entropy_backward<T>(const T*, const int32_t*, T, T*, int64_t, int64_t); \
+  template T bce_with_logits<T>(const T*, const T*, int64_t);                                 \
   template void bce_with_logits_backward<T>(const T*, const T*, T, T*, T*, int64_t);
 R2G2_INSTANTIATE(float)
 R2G2_INSTANTIATE(double)

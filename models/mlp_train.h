@@ -1,0 +1,35 @@
+#pragma once
+// Training and evaluation loops for the deterministic MLP (the foundation's demo).
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "models/datasets.h"
+#include "models/mlp.h"
+
+namespace r2g2 {
+
+struct ClassifierTrainOptions {
+  int64_t epochs = 1;
+  int64_t max_steps = -1;  // stop early after this many steps (-1: no limit)
+  int64_t batch_size = 64;
+  double lr = 1e-3;
+  uint64_t seed = 0;
+  // Called after every `log_every` steps with (step, mean loss since the last call).
+  int64_t log_every = 0;
+  std::function<void(int64_t, double)> on_log;
+};
+
+struct ClassifierTrainResult {
+  int64_t steps = 0;
+  double final_loss = 0;  // mean training loss over the last epoch
+  double seconds = 0;
+};
+
+// Adam on the mean cross-entropy of mini-batches shuffled by `seed`.
+ClassifierTrainResult train_classifier(const MLP& model, const data::Dataset& train,
+                                       const ClassifierTrainOptions& options);
+// Fraction of examples whose argmax logit equals the label.
+double classifier_accuracy(const MLP& model, const data::Dataset& test, int64_t batch_size = 1000);
+
+}  // namespace r2g2

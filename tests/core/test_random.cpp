@@ -1,0 +1,115 @@
+// The counter-based normal generator: Philox4x32-10 against Random123's published
+// known-answer vectors, the Box-Muller mapping of core/random.h, stream offsets,
+// and the first two moments.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "kernels/cpu/random.h"
+#include "test_util.h"
+
+using namespace r2g2;
+
+TEST_CASE("Philox4x32-10 matches the Random123 known-answer vectors") {
+  struct Case {
+    uint32_t counter[4];
+    uint32_t key[2];
+    uint32_t expected[4];
+  };
+  const Case cases[] = {
+      {{0, 0, 0, 0}, {0, 0}, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+      {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+       {0xffffffff, 0xffffffff},
+       {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+      {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+       {0xa4093822, 0x299f31d0},
+       {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+  };
+  for (const Case& c : cases) {
+    uint32_t out[4];
+    kernels::cpu::philox4x32_10(c.counter, c.key, out);
+    for (int j = 0; j < 4; ++j) CHECK(out[j] == c.expected[j]);
+  }
+}
+
+TEST_CASE("randn: block 0 of seed 0 is Box-Muller of the first known-answer vector") {
+  const uint32_t r[4] = {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8};
+  double u[4];
+  for (int j = 0; j < 4; ++j) u[j] = (static_cast<double>(r[j]) + 0.5) / 4294967296.0;
+  const double two_pi = 6.283185307179586;
+  double expected[4] = {std::sqrt(-2 * std::log(u[0])) * std::cos(two_pi * u[1]),
+                        std::sqrt(-2 * std::log(u[0])) * std::sin(two_pi * u[1]),
+                        std::sqrt(-2 * std::log(u[2])) * std::cos(two_pi * u[3]),
+                        std::sqrt(-2 * std::log(u[2])) * std::sin(two_pi * u[3])};
+  auto got = Tensor::randn({4}, 0, 0, DType::f64).to_vector();
+  for (int j = 0; j < 4; ++j) CHECK(got[j] == doctest::Approx(expected[j]).epsilon(1e-15));
+  // float32 is the float64 value rounded.
+  auto got32 = Tensor::randn({4}, 0, 0, DType::f32).to_vector();
+  for (int j = 0; j < 4; ++j) CHECK(got32[j] == static_cast<double>(static_cast<float>(got[j])));
+}
+
+TEST_CASE("randn(seed, offset) is the tail of randn(seed, 0), for any offset") {
+  const uint64_t seed = 0x123456789abcdefull;
+  auto full = Tensor::randn({64}, seed, 0, DType::f64).to_vector();
+  for (uint64_t offset : {0, 1, 2, 3, 4, 5, 7, 13, 30}) {
+    CAPTURE(offset);
+    int64_t n = 64 - static_cast<int64_t>(offset);
+    auto tail = Tensor::randn({n}, seed, offset, DType::f64).to_vector();
+    bool same = true;
+    for (int64_t i = 0; i < n; ++i) same = same && tail[i] == full[offset + i];
+    CHECK(same);
+  }
+  // Short requests that start and end inside one block.
+  auto mid = Tensor::randn({2}, seed, 5, DType::f64).to_vector();
+  CHECK(mid[0] == full[5]);
+  CHECK(mid[1] == full[6]);
+  // The shape does not matter, only the count.
+  CHECK(Tensor::randn({4, 4}, seed, 0, DType::f64).to_vector() ==
+        std::vector<double>(full.begin(), full.begin() + 16));
+}
+
+TEST_CASE("Generator: successive draws continue the stream; seeds differ") {
+  Generator gen(42);
+  auto a = gen.randn({5}, DType::f64).to_vector();
+  auto b = gen.randn({2, 3}, DType::f64).to_vector();
+  CHECK(gen.offset == 11);
+  auto whole = Tensor::randn({11}, 42, 0, DType::f64).to_vector();
+  CHECK(std::vector<double>(whole.begin(), whole.begin() + 5) == a);
+  CHECK(std::vector<double>(whole.begin() + 5, whole.end()) == b);
+  // Restoring (seed, offset) reproduces what follows.
+  Generator resumed(42, 5);
+  CHECK(resumed.randn({6}, DType::f64).to_vector() == b);
+  // Both halves of the 64-bit seed reach the key.
+  CHECK(Tensor::randn({4}, 1, 0, DType::f64).to_vector() != Tensor::randn({4}, 2, 0, DType::f64).to_vector());
+  CHECK(Tensor::randn({4}, 1, 0, DType::f64).to_vector() !=
+        Tensor::randn({4}, 1 + (1ull << 32), 0, DType::f64).to_vector());
+  // Block counters above 2^32 (high counter word) give new numbers too.
+  const uint64_t far = 4ull << 32;  // block 2^32
+  CHECK(Tensor::randn({4}, 7, far, DType::f64).to_vector() !=
+        Tensor::randn({4}, 7, 0, DType::f64).to_vector());
+}
+
+TEST_CASE("randn: mean 0 and variance 1 over 1e5 draws, within 4 standard errors") {
+  const int64_t n = 100000;
+  for (DType dt : {DType::f64, DType::f32}) {
+    auto v = Tensor::randn({n}, 2024, 17, dt).to_vector();
+    double mean = std::accumulate(v.begin(), v.end(), 0.0) / n;
+    double var = 0, fourth = 0;
+    for (double x : v) {
+      var += (x - mean) * (x - mean);
+      fourth += x * x * x * x;
+    }
+    var /= n - 1;
+    fourth /= n;
+    // Standard errors: mean 1/sqrt(n) = 0.0032; variance sqrt(2/n) = 0.0045.
+    CHECK(std::abs(mean) < 4 / std::sqrt(double(n)));
+    CHECK(std::abs(var - 1) < 4 * std::sqrt(2.0 / n));
+    // E x^4 = 3 (normal, not uniform or clipped), standard error sqrt(96/n) = 0.031.
+    CHECK(std::abs(fourth - 3) < 4 * std::sqrt(96.0 / n));
+    // Every value finite: u is never 0 or 1.
+    bool finite = true;
+    for (double x : v) finite = finite && std::isfinite(x);
+    CHECK(finite);
+  }
+}
