@@ -1,0 +1,91 @@
+#pragma once
+// Scratch folders and raw file helpers for the data-loading tests.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "models/data_file.h"
+
+namespace r2g2::test {
+
+// A fresh folder under the system temp directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("r2g2-data-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_raw(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip = false) {
+  r2g2::data::write_bytes(path, {bytes}, gzip);
+}
+
+inline std::vector<uint8_t> read_raw(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// Deterministic bytes (xorshift), so that gzip cannot shrink them much.
+inline std::vector<uint8_t> noise_bytes(size_t n, uint64_t seed) {
+  std::vector<uint8_t> v(n);
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (auto& b : v) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    b = static_cast<uint8_t>(s >> 32);
+  }
+  return v;
+}
+
+// A big-endian IDX header for u8 data (or any type code) with the given sizes.
+inline std::vector<uint8_t> idx_header(const std::vector<uint32_t>& dims, uint8_t type = 0x08) {
+  std::vector<uint8_t> h = {0, 0, type, static_cast<uint8_t>(dims.size())};
+  for (uint32_t d : dims)
+    for (int shift = 24; shift >= 0; shift -= 8) h.push_back(static_cast<uint8_t>(d >> shift));
+  return h;
+}
+
+inline std::vector<uint8_t> concat_bytes(std::vector<uint8_t> a, const std::vector<uint8_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// The message of the r2g2::Error that f throws ("" and a failed check if none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const r2g2::Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL("expected r2g2::Error, got another exception: " << e.what());
+    return "";
+  }
+  FAIL("expected an r2g2::Error, nothing was thrown");
+  return "";
+}
+
+}  // namespace r2g2::test
