@@ -107,6 +107,10 @@ void conv_forward(const Tensor& x, const Tensor& w, const kernels::ConvGeom& g, 
   const T* px = x.data<T>();
   const T* pw = w.data<T>();
   T* py = y.data<T>();
+  if (d.is_cuda()) {  // cuDNN (or its own im2col fallback) on the GPU
+    R2G2_CUDA(kcuda::conv2d_forward_cudnn<T>(px, pw, py, n, static_cast<int>(o), g));
+    return;
+  }
   if (is_pointwise(g)) {
     gemm_batched_on<T>(d, n, false, false, o, l, r, pw, r, 0, px, l, r * l, T(0), py, l, o * l);
     return;
@@ -129,6 +133,11 @@ Tensor conv_backward_x(const Tensor& g_out, const Tensor& w, const kernels::Conv
   const int64_t n = x_shape[0], o = w.shape()[0], r = col_rows(g), l = col_cols(g);
   const T* pg = g_out.data<T>();
   const T* pw = w.data<T>();
+  if (d.is_cuda()) {
+    Tensor gx = Tensor::empty(x_shape, g_out.dtype(), d);
+    R2G2_CUDA(kcuda::conv2d_backward_data_cudnn<T>(pw, pg, gx.data<T>(), n, static_cast<int>(o), g));
+    return gx;
+  }
   if (is_pointwise(g)) {
     Tensor gx = Tensor::empty(x_shape, g_out.dtype(), d);
     gemm_batched_on<T>(d, n, true, false, r, l, o, pw, r, 0, pg, l, o * l, T(0), gx.data<T>(), l, r * l);
@@ -154,6 +163,12 @@ Tensor conv_backward_w(const Tensor& g_out, const Tensor& x, const kernels::Conv
                        const Shape& w_shape) {
   const Device d = g_out.device();
   const int64_t n = x.shape()[0], o = w_shape[0], r = col_rows(g), l = col_cols(g);
+  if (d.is_cuda()) {
+    Tensor gw = Tensor::empty(w_shape, g_out.dtype(), d);
+    R2G2_CUDA(kcuda::conv2d_backward_filter_cudnn<T>(x.data<T>(), g_out.data<T>(), gw.data<T>(), n,
+                                                     static_cast<int>(o), g));
+    return gw;
+  }
   Tensor gw = Tensor::zeros(w_shape, g_out.dtype(), d);
   const T* pg = g_out.data<T>();
   const bool pointwise = is_pointwise(g);

@@ -87,9 +87,11 @@ int run_cpu() {
 }
 
 int run_bench(const std::vector<std::string>& words) {
-  r2g2::cli::Args args(words, {});
-  std::string target = args.positional().empty() ? "cpu" : args.positional()[0];
-  if (target == "cpu") return run_cpu();
+  std::string target = words.empty() || words[0].rfind("--", 0) == 0 ? "cpu" : words[0];
+  if (target == "cpu") {
+    r2g2::cli::Args args(std::vector<std::string>(words.begin() + (words.empty() ? 0 : 1), words.end()), {});
+    return run_cpu();
+  }
   auto& reg = r2g2::cli::registry();
   auto it = reg.find("bench-" + target);
   if (it == reg.end()) {
