@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/autograd.h"  // backward, NoGrad: every user of the ops needs them
 #include "core/tensor.h"
 
 namespace r2g2 {

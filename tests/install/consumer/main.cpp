@@ -1,4 +1,4 @@
-// Fits y = 3x - 1 with one weight and one bias: the README's ten-line example.
+// main.cpp: fits y = 3x - 1 with Adam (the README's example, built against the installed package)
 #include <r2g2/core/ops.h>
 #include <r2g2/core/optim.h>
 
@@ -10,13 +10,11 @@ int main() {
   Tensor y = Tensor::from_vector(std::vector<float>{-1, 2, 5, 8}, {4, 1});
   Tensor w = Tensor::zeros({1, 1}).requires_grad_(), b = Tensor::zeros({1}).requires_grad_();
   Adam opt({w, b}, {.lr = 0.1});
-  double loss_value = 0;
-  for (int step = 0; step < 200; ++step) {
+  for (int step = 0; step < 500; ++step) {
     Tensor loss = mean(square(matmul(x, w) + b - y));
     opt.zero_grad();
     backward(loss);
     opt.step();
-    loss_value = loss.item();
   }
-  std::printf("loss after 200 steps: %.4f\n", loss_value);
+  std::printf("w = %.2f, b = %.2f\n", w.item(), b.item());
 }
