@@ -37,6 +37,10 @@ Device parse_device(const std::string& spec) {
                "' was requested but CUDA cannot be used: ", cuda_backend::unavailable_reason());
     R2G2_CHECK(index < cuda_backend::device_count(), "device '", spec,
                "' does not exist: ", cuda_backend::device_count(), " CUDA device(s) present");
+    // Every kernel launches on one stream of the current device; choosing another device
+    // per tensor is not implemented, so refuse rather than silently run on device 0.
+    R2G2_CHECK(index == 0, "device '", spec,
+               "': only cuda:0 is supported; select another GPU with CUDA_VISIBLE_DEVICES");
     return Device::cuda(index);
   }
   throw Error("unknown device '" + spec + "': expected cpu, cuda, cuda:N or auto");

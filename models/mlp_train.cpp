@@ -55,7 +55,8 @@ ClassifierTrainResult train_classifier(const MLP& model, const data::Dataset& tr
 double classifier_accuracy(const MLP& model, const data::Dataset& test, int64_t batch_size) {
   NoGrad no_grad;
   Device device = model.parameters()[0].device();
-  data::BatchLoader loader(test, {.batch_size = batch_size, .shuffle = false, .flatten = true, .device = device});
+  data::BatchLoader loader(test,
+                           {.batch_size = batch_size, .shuffle = false, .flatten = true, .device = device});
   int64_t correct = 0;
   for (const data::Batch& batch : loader.epoch(0)) {
     auto predicted = argmax(model.forward(batch.images), 1).to_int_vector();

@@ -13,12 +13,11 @@ namespace r2g2::kernels::cuda {
 
 }  // namespace r2g2::kernels::cuda
 
-#define R2G2_CUDA_CHECK(call)                                                                      \
-  do {                                                                                             \
-    cudaError_t r2g2_status_ = (call);                                                             \
-    if (r2g2_status_ != cudaSuccess)                                                               \
-      ::r2g2::kernels::cuda::throw_cuda_error(#call, __FILE__, __LINE__,                           \
-                                              cudaGetErrorString(r2g2_status_));                   \
+#define R2G2_CUDA_CHECK(call)                                                                               \
+  do {                                                                                                      \
+    cudaError_t r2g2_status_ = (call);                                                                      \
+    if (r2g2_status_ != cudaSuccess)                                                                        \
+      ::r2g2::kernels::cuda::throw_cuda_error(#call, __FILE__, __LINE__, cudaGetErrorString(r2g2_status_)); \
   } while (0)
 
 // After a kernel launch: catches bad launch configurations at the launch site.

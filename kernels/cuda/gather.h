@@ -1,6 +1,9 @@
 #pragma once
 // CUDA implementation of kernels/cpu/gather.h: the same signatures, device pointers,
 // launched on r2g2's current stream (kernels/cuda/stream.h). Errors throw r2g2::Error.
+// gather_rows checks its indices on the device and reads the verdict back, so it
+// synchronises once per call and throws the CPU's error for a bad index. scatter_add_rows
+// is deterministic (a stable sort groups repeated indices; see gather.cu).
 // ---- The CPU reference's notes follow. ----
 // Row gather (mini-batches) and its backward.
 #include <cstdint>

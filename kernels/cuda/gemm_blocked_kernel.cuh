@@ -35,7 +35,7 @@ struct PanelLoader {
   static constexpr int kPerItem = kFast ? 4 : 1;  // elements per load
   static constexpr int kItemsTotal = ROWS * BK / kPerItem;
   static constexpr int kItems = (kItemsTotal + kThreads - 1) / kThreads;
-  T reg[kItems][kPerItem];
+  T reg[kItems][kPerItem] = {};  // zeroed: a tile edge may leave some slots unread
 
   __device__ static void coords(int item, int& r, int& kk) {
     if constexpr (kContig) {

@@ -1,6 +1,8 @@
 #pragma once
 // CUDA implementation of kernels/cpu/reduce.h: the same signatures, device pointers,
 // launched on r2g2's current stream (kernels/cuda/stream.h). Errors throw r2g2::Error.
+// Sums are deterministic fixed-order trees in double (two passes for long axes), so a
+// result never changes between runs; max keeps the CPU's first-maximum and NaN rules.
 // ---- The CPU reference's notes follow. ----
 // Reductions over the middle axis of a contiguous [outer, r, inner] buffer. Sums
 // accumulate in double for float32 inputs, so results do not depend on thread order.

@@ -1,6 +1,8 @@
 #pragma once
 // CUDA implementation of kernels/cpu/softmax.h: the same signatures, device pointers,
 // launched on r2g2's current stream (kernels/cuda/stream.h). Errors throw r2g2::Error.
+// The losses return a host value and so synchronise; their labels are checked on the
+// device and a bad one throws the CPU's error. Sums are deterministic (sum_impl.cuh).
 // ---- The CPU reference's notes follow. ----
 // Row-wise log-softmax and the fused losses, over contiguous [rows, cols].
 #include <cstdint>

@@ -1,0 +1,146 @@
+// The caching device allocator: exact size classes, one set of free lists per device.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/cuda/allocator_impl.h"
+#include "core/cuda/runtime.h"
+#include "core/error.h"
+#include "kernels/cuda/check.h"
+
+namespace r2g2::cuda_backend {
+
+size_t allocator_round_size(size_t bytes) {
+  constexpr size_t kSmallStep = 512;
+  constexpr size_t kSmallLimit = size_t{1} << 20;
+  if (bytes == 0) bytes = 1;
+  if (bytes <= kSmallLimit) return (bytes + kSmallStep - 1) / kSmallStep * kSmallStep;
+  // No device has 2^62 bytes: leave absurd sizes alone (rounding them could overflow) and
+  // let cudaMalloc report them.
+  if (bytes > (size_t{1} << 62)) return bytes;
+  // 2^e < bytes <= 2^(e+1): round up to a multiple of 2^e / 4.
+  const int e = std::bit_width(bytes - 1) - 1;
+  const size_t step = (size_t{1} << e) / 4;
+  return (bytes + step - 1) / step * step;
+}
+
+namespace detail {
+
+namespace {
+bool caching_from_environment() {
+  const char* v = std::getenv("R2G2_CUDA_NO_CACHE");
+  return !(v && *v && std::strcmp(v, "0") != 0);
+}
+}  // namespace
+
+CachingAllocator::CachingAllocator() : caching_(caching_from_environment()) {}
+
+CachingAllocator& allocator() {
+  static CachingAllocator* instance = new CachingAllocator();
+  return *instance;
+}
+
+CachingAllocator::FreeLists& CachingAllocator::lists_for(int device) {
+  if (static_cast<size_t>(device) >= free_lists_.size()) free_lists_.resize(static_cast<size_t>(device) + 1);
+  return free_lists_[static_cast<size_t>(device)];
+}
+
+void* CachingAllocator::allocate(size_t bytes) {
+  const int device = current_device();
+  const size_t size = caching_ ? allocator_round_size(bytes) : std::max<size_t>(bytes, 1);
+  std::lock_guard<std::mutex> lock(mutex_);
+  void* p = nullptr;
+  if (caching_) {
+    auto& lists = lists_for(device);
+    auto it = lists.find(size);
+    if (it != lists.end() && !it->second.empty()) {
+      p = it->second.back();
+      it->second.pop_back();
+      ++stats_.cache_hits;
+      stats_.bytes_cached -= size;
+    }
+  }
+  if (!p) {
+    ++stats_.cuda_malloc_calls;
+    cudaError_t status = cudaMalloc(&p, size);
+    if (status == cudaErrorMemoryAllocation && stats_.bytes_cached > 0) {
+      // Blocks of other size classes may be enough once handed back to the driver.
+      cudaGetLastError();
+      free_cached_locked(device);
+      ++stats_.cuda_malloc_calls;
+      status = cudaMalloc(&p, size);
+    }
+    if (status != cudaSuccess) {
+      kernels::cuda::throw_cuda_error(
+          "cudaMalloc", __FILE__, __LINE__,
+          ::r2g2::detail::concat(cudaGetErrorString(status), " allocating ", bytes, " bytes (size class ",
+                                 size, ") on CUDA device ", device, "; r2g2 holds ", stats_.bytes_in_use,
+                                 " bytes in use and ", stats_.bytes_cached, " cached"));
+    }
+  }
+  live_[p] = Block{size, device};
+  ++stats_.allocations;
+  stats_.bytes_in_use += size;
+  stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
+  return p;
+}
+
+void CachingAllocator::release(void* p, size_t /*bytes: the block remembers its own size*/) noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = live_.find(p);
+  if (it == live_.end()) return;  // not ours: leaving it alone beats corrupting a free list
+  const Block block = it->second;
+  live_.erase(it);
+  stats_.bytes_in_use -= block.size;
+  if (caching_) {
+    lists_for(block.device)[block.size].push_back(p);
+    stats_.bytes_cached += block.size;
+  } else {
+    ++stats_.cuda_free_calls;
+    // cudaFree waits for the device, so queued work that still reads `p` finishes first.
+    if (cudaFree(p) != cudaSuccess) cudaGetLastError();
+  }
+}
+
+void CachingAllocator::free_cached_locked(int only_device) {
+  int previous = 0;
+  if (cudaGetDevice(&previous) != cudaSuccess) cudaGetLastError();
+  for (size_t d = 0; d < free_lists_.size(); ++d) {
+    if (only_device >= 0 && static_cast<int>(d) != only_device) continue;
+    auto& lists = free_lists_[d];
+    if (lists.empty()) continue;
+    // A cached block may still be read by queued work of its last owner.
+    if (cudaSetDevice(static_cast<int>(d)) != cudaSuccess || cudaDeviceSynchronize() != cudaSuccess)
+      cudaGetLastError();
+    for (auto& [size, blocks] : lists) {
+      for (void* p : blocks) {
+        ++stats_.cuda_free_calls;
+        if (cudaFree(p) != cudaSuccess) cudaGetLastError();
+        stats_.bytes_cached -= size;
+      }
+    }
+    lists.clear();
+  }
+  if (cudaSetDevice(previous) != cudaSuccess) cudaGetLastError();
+}
+
+void CachingAllocator::empty_cache() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  free_cached_locked(-1);
+}
+
+AllocatorStats CachingAllocator::stats() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+}  // namespace detail
+
+AllocatorStats allocator_stats() { return detail::allocator().stats(); }
+void empty_cache() { detail::allocator().empty_cache(); }
+bool allocator_caching_enabled() { return detail::allocator().caching(); }
+
+}  // namespace r2g2::cuda_backend

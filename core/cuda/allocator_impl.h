@@ -1,0 +1,45 @@
+#pragma once
+// Internal to core/cuda: the caching allocator behind cuda_backend::malloc/free.
+#include <cstddef>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "core/cuda/allocator.h"
+
+namespace r2g2::cuda_backend::detail {
+
+class CachingAllocator {
+ public:
+  CachingAllocator();
+  // Throws r2g2::Error naming cudaMalloc, the size and the pool state when the device is
+  // out of memory even after the cache has been emptied.
+  void* allocate(size_t bytes);
+  // Never throws: it runs from tensor destructors.
+  void release(void* p, size_t bytes) noexcept;
+  void empty_cache();
+  AllocatorStats stats();
+  bool caching() const { return caching_; }
+
+ private:
+  struct Block {
+    size_t size = 0;  // the size class (or the exact size when caching is off)
+    int device = 0;
+  };
+  using FreeLists = std::unordered_map<size_t, std::vector<void*>>;  // size class -> blocks
+  // Frees the cached blocks of `device` (all devices when -1); the caller holds mutex_.
+  void free_cached_locked(int device);
+  FreeLists& lists_for(int device);
+
+  std::mutex mutex_;
+  bool caching_ = true;
+  std::vector<FreeLists> free_lists_;  // by device
+  std::unordered_map<void*, Block> live_;
+  AllocatorStats stats_;
+};
+
+// The process-wide allocator. Deliberately never destroyed: tensors held in static objects
+// are freed after main returns, and must still find it.
+CachingAllocator& allocator();
+
+}  // namespace r2g2::cuda_backend::detail

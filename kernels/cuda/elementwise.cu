@@ -1,0 +1,296 @@
+// Elementwise kernels: one thread per output element in a grid-stride loop. The op is a
+// template parameter, so each (op, dtype) pair is its own branch-free kernel.
+#include <string>
+#include <type_traits>
+
+#include "kernels/cuda/device_math.cuh"
+#include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/strided.cuh"
+
+namespace r2g2::kernels::cuda {
+
+namespace {
+
+template <UnaryOp OP, class T>
+__device__ __forceinline__ T unary_of(T x) {
+  if constexpr (OP == UnaryOp::neg) return -x;
+  if constexpr (OP == UnaryOp::exp) return exp(x);
+  if constexpr (OP == UnaryOp::log) return log(x);
+  if constexpr (OP == UnaryOp::log1p) return log1p(x);
+  if constexpr (OP == UnaryOp::sqrt) return sqrt(x);
+  if constexpr (OP == UnaryOp::square) return x * x;
+  if constexpr (OP == UnaryOp::softplus) return softplus_of(x);
+  if constexpr (OP == UnaryOp::sigmoid) return sigmoid_of(x);
+  if constexpr (OP == UnaryOp::tanh) return tanh(x);
+  if constexpr (OP == UnaryOp::relu) return x > T(0) ? x : T(0);
+}
+
+// gx = gy * f'(x), with y = f(x) reused as the CPU reference does.
+template <UnaryOp OP, class T>
+__device__ __forceinline__ T unary_grad_of(T x, T y, T gy) {
+  if constexpr (OP == UnaryOp::neg) return -gy;
+  if constexpr (OP == UnaryOp::exp) return gy * y;
+  if constexpr (OP == UnaryOp::log) return gy / x;
+  if constexpr (OP == UnaryOp::log1p) return gy / (T(1) + x);
+  if constexpr (OP == UnaryOp::sqrt) return gy / (T(2) * y);
+  if constexpr (OP == UnaryOp::square) return gy * T(2) * x;
+  if constexpr (OP == UnaryOp::softplus) return gy * sigmoid_of(x);
+  if constexpr (OP == UnaryOp::sigmoid) return gy * y * (T(1) - y);
+  if constexpr (OP == UnaryOp::tanh) return gy * (T(1) - y * y);
+  if constexpr (OP == UnaryOp::relu) return x > T(0) ? gy : T(0);
+}
+
+template <BinaryOp OP, class T>
+__device__ __forceinline__ T binary_of(T a, T b) {
+  if constexpr (OP == BinaryOp::add) return a + b;
+  if constexpr (OP == BinaryOp::sub) return a - b;
+  if constexpr (OP == BinaryOp::mul) return a * b;
+  if constexpr (OP == BinaryOp::div) return a / b;
+}
+
+template <UnaryOp OP, class T>
+__global__ void unary_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) y[i] = unary_of<OP>(x[i]);
+}
+
+template <UnaryOp OP, class T>
+__global__ void unary_backward_kernel(const T* __restrict__ x, const T* __restrict__ y,
+                                      const T* __restrict__ gy, T* __restrict__ gx, int64_t n) {
+  // x or y may be unused by an op; the CPU reference is handed both, and so are we.
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) {
+    T xi = T(0), yi = T(0);
+    if constexpr (OP == UnaryOp::log || OP == UnaryOp::log1p || OP == UnaryOp::square ||
+                  OP == UnaryOp::softplus || OP == UnaryOp::relu)
+      xi = x[i];
+    if constexpr (OP == UnaryOp::exp || OP == UnaryOp::sqrt || OP == UnaryOp::sigmoid || OP == UnaryOp::tanh)
+      yi = y[i];
+    gx[i] = unary_grad_of<OP>(xi, yi, gy[i]);
+  }
+}
+
+// The collapsed geometry has one axis: plain strided loops (stride 1, or 0 for a broadcast).
+template <BinaryOp OP, class T>
+__global__ void binary_1d_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,
+                                 int64_t n, int64_t sa, int64_t sb) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = binary_of<OP>(a[i * sa], b[i * sb]);
+}
+
+// General case: the output index is unravelled innermost axis first. Index is uint32_t
+// when fits_32bit() said so, else int64_t.
+template <BinaryOp OP, class T, class Index>
+__global__ void binary_nd_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,
+                                 Strided2 g, Index n) {
+  for (int64_t t = global_thread(); t < static_cast<int64_t>(n); t += grid_threads()) {
+    Index rest = static_cast<Index>(t), off_a = 0, off_b = 0;
+    for (int d = g.ndim - 1; d >= 0; --d) {
+      const Index extent = static_cast<Index>(g.shape[d]);
+      const Index coord = rest % extent;
+      rest /= extent;
+      off_a += coord * static_cast<Index>(g.a_stride[d]);
+      off_b += coord * static_cast<Index>(g.b_stride[d]);
+    }
+    out[t] = binary_of<OP>(a[off_a], b[off_b]);
+  }
+}
+
+template <BinaryOp OP, class T>
+__global__ void binary_scalar_kernel(const T* __restrict__ a, T s, T* __restrict__ out, int64_t n) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = binary_of<OP>(a[i], s);
+}
+
+template <class T>
+__global__ void fill_kernel(T* __restrict__ y, T value, int64_t n) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) y[i] = value;
+}
+
+template <class T>
+__global__ void axpy_kernel(T alpha, const T* __restrict__ x, T* __restrict__ y, int64_t n) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) y[i] += alpha * x[i];
+}
+
+template <class From, class To>
+__global__ void cast_kernel(const From* __restrict__ x, To* __restrict__ y, int64_t n) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) y[i] = static_cast<To>(x[i]);
+}
+
+template <class T, class Index>
+__global__ void copy_strided_kernel(const T* __restrict__ src, T* __restrict__ dst, Strided2 g, Index n) {
+  for (int64_t t = global_thread(); t < static_cast<int64_t>(n); t += grid_threads()) {
+    Index rest = static_cast<Index>(t), off = 0;
+    for (int d = g.ndim - 1; d >= 0; --d) {
+      const Index extent = static_cast<Index>(g.shape[d]);
+      off += (rest % extent) * static_cast<Index>(g.a_stride[d]);
+      rest /= extent;
+    }
+    dst[t] = src[off];
+  }
+}
+
+template <class T>
+__global__ void copy_2d_kernel(const T* __restrict__ src, int64_t src_ld, T* __restrict__ dst, int64_t dst_ld,
+                               int64_t rows, int64_t cols) {
+  const int64_t n = rows * cols;
+  for (int64_t t = global_thread(); t < n; t += grid_threads()) {
+    const int64_t r = t / cols, c = t - r * cols;
+    dst[r * dst_ld + c] = src[r * src_ld + c];
+  }
+}
+
+template <UnaryOp OP, class T>
+void launch_unary(const T* x, T* y, int64_t n) {
+  R2G2_LAUNCH((unary_kernel<OP, T>), blocks_for(n), kThreads, x, y, n);
+}
+
+template <UnaryOp OP, class T>
+void launch_unary_backward(const T* x, const T* y, const T* gy, T* gx, int64_t n) {
+  R2G2_LAUNCH((unary_backward_kernel<OP, T>), blocks_for(n), kThreads, x, y, gy, gx, n);
+}
+
+// Calls f(std::integral_constant<UnaryOp, op>) for the runtime `op`.
+template <class F>
+void with_unary(UnaryOp op, F&& f) {
+  switch (op) {
+    case UnaryOp::neg:
+      return f(std::integral_constant<UnaryOp, UnaryOp::neg>{});
+    case UnaryOp::exp:
+      return f(std::integral_constant<UnaryOp, UnaryOp::exp>{});
+    case UnaryOp::log:
+      return f(std::integral_constant<UnaryOp, UnaryOp::log>{});
+    case UnaryOp::log1p:
+      return f(std::integral_constant<UnaryOp, UnaryOp::log1p>{});
+    case UnaryOp::sqrt:
+      return f(std::integral_constant<UnaryOp, UnaryOp::sqrt>{});
+    case UnaryOp::square:
+      return f(std::integral_constant<UnaryOp, UnaryOp::square>{});
+    case UnaryOp::softplus:
+      return f(std::integral_constant<UnaryOp, UnaryOp::softplus>{});
+    case UnaryOp::sigmoid:
+      return f(std::integral_constant<UnaryOp, UnaryOp::sigmoid>{});
+    case UnaryOp::tanh:
+      return f(std::integral_constant<UnaryOp, UnaryOp::tanh>{});
+    case UnaryOp::relu:
+      return f(std::integral_constant<UnaryOp, UnaryOp::relu>{});
+  }
+  throw Error("unary: unknown op " + std::to_string(static_cast<int>(op)));
+}
+
+template <class F>
+void with_binary(BinaryOp op, F&& f) {
+  switch (op) {
+    case BinaryOp::add:
+      return f(std::integral_constant<BinaryOp, BinaryOp::add>{});
+    case BinaryOp::sub:
+      return f(std::integral_constant<BinaryOp, BinaryOp::sub>{});
+    case BinaryOp::mul:
+      return f(std::integral_constant<BinaryOp, BinaryOp::mul>{});
+    case BinaryOp::div:
+      return f(std::integral_constant<BinaryOp, BinaryOp::div>{});
+  }
+  throw Error("binary: unknown op " + std::to_string(static_cast<int>(op)));
+}
+
+}  // namespace
+
+template <class T>
+void unary(UnaryOp op, const T* x, T* y, int64_t n) {
+  if (n <= 0) return;
+  with_unary(op, [&](auto tag) { launch_unary<decltype(tag)::value, T>(x, y, n); });
+}
+
+template <class T>
+void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n) {
+  if (n <= 0) return;
+  with_unary(op, [&](auto tag) { launch_unary_backward<decltype(tag)::value, T>(x, y, gy, gx, n); });
+}
+
+template <class T>
+void binary(BinaryOp op, const T* a, const T* b, T* out, const Strided2& geom) {
+  R2G2_CHECK(geom.ndim >= 0 && geom.ndim <= kMaxDims, "binary: bad number of dimensions ", geom.ndim);
+  const Strided2 g = collapse_strided(geom);
+  const int64_t n = strided_numel(g);
+  if (n <= 0) return;
+  with_binary(op, [&](auto tag) {
+    constexpr BinaryOp OP = decltype(tag)::value;
+    if (g.ndim == 1)
+      R2G2_LAUNCH((binary_1d_kernel<OP, T>), blocks_for(n), kThreads, a, b, out, n, g.a_stride[0],
+                  g.b_stride[0]);
+    else if (fits_32bit(g))
+      R2G2_LAUNCH((binary_nd_kernel<OP, T, uint32_t>), blocks_for(n), kThreads, a, b, out, g,
+                  static_cast<uint32_t>(n));
+    else
+      R2G2_LAUNCH((binary_nd_kernel<OP, T, int64_t>), blocks_for(n), kThreads, a, b, out, g, n);
+  });
+}
+
+template <class T>
+void binary_scalar(BinaryOp op, const T* a, T s, T* out, int64_t n) {
+  if (n <= 0) return;
+  with_binary(op, [&](auto tag) {
+    R2G2_LAUNCH((binary_scalar_kernel<decltype(tag)::value, T>), blocks_for(n), kThreads, a, s, out, n);
+  });
+}
+
+template <class T>
+void fill(T* y, T value, int64_t n) {
+  if (n <= 0) return;
+  R2G2_LAUNCH(fill_kernel<T>, blocks_for(n), kThreads, y, value, n);
+}
+
+template <class T>
+void axpy(T alpha, const T* x, T* y, int64_t n) {
+  if (n <= 0) return;
+  R2G2_LAUNCH(axpy_kernel<T>, blocks_for(n), kThreads, alpha, x, y, n);
+}
+
+template <class From, class To>
+void cast(const From* x, To* y, int64_t n) {
+  if (n <= 0) return;
+  R2G2_LAUNCH((cast_kernel<From, To>), blocks_for(n), kThreads, x, y, n);
+}
+
+template <class T>
+void copy_strided(const T* src, T* dst, const Strided2& geom) {
+  R2G2_CHECK(geom.ndim >= 0 && geom.ndim <= kMaxDims, "copy_strided: bad number of dimensions ", geom.ndim);
+  Strided2 only_a = geom;
+  for (int d = 0; d < kMaxDims; ++d) only_a.b_stride[d] = 0;  // unused: must not block merging
+  const Strided2 g = collapse_strided(only_a);
+  const int64_t n = strided_numel(g);
+  if (n <= 0) return;
+  if (fits_32bit(g))
+    R2G2_LAUNCH((copy_strided_kernel<T, uint32_t>), blocks_for(n), kThreads, src, dst, g,
+                static_cast<uint32_t>(n));
+  else
+    R2G2_LAUNCH((copy_strided_kernel<T, int64_t>), blocks_for(n), kThreads, src, dst, g, n);
+}
+
+template <class T>
+void copy_2d(const T* src, int64_t src_ld, T* dst, int64_t dst_ld, int64_t rows, int64_t cols) {
+  if (rows <= 0 || cols <= 0) return;
+  R2G2_LAUNCH(copy_2d_kernel<T>, blocks_for(rows * cols), kThreads, src, src_ld, dst, dst_ld, rows, cols);
+}
+
+#define R2G2_INSTANTIATE(T)                                                            \
+  template void unary<T>(UnaryOp, const T*, T*, int64_t);                              \
+  template void unary_backward<T>(UnaryOp, const T*, const T*, const T*, T*, int64_t); \
+  template void binary<T>(BinaryOp, const T*, const T*, T*, const Strided2&);          \
+  template void binary_scalar<T>(BinaryOp, const T*, T, T*, int64_t);                  \
+  template void axpy<T>(T, const T*, T*, int64_t);                                     \
+  template void copy_2d<T>(const T*, int64_t, T*, int64_t, int64_t, int64_t);
+R2G2_INSTANTIATE(float)
+R2G2_INSTANTIATE(double)
+#undef R2G2_INSTANTIATE
+template void fill<float>(float*, float, int64_t);
+template void fill<double>(double*, double, int64_t);
+template void fill<int32_t>(int32_t*, int32_t, int64_t);
+template void copy_strided<float>(const float*, float*, const Strided2&);
+template void copy_strided<double>(const double*, double*, const Strided2&);
+template void copy_strided<int32_t>(const int32_t*, int32_t*, const Strided2&);
+template void cast<float, double>(const float*, double*, int64_t);
+template void cast<double, float>(const double*, float*, int64_t);
+template void cast<int32_t, float>(const int32_t*, float*, int64_t);
+template void cast<int32_t, double>(const int32_t*, double*, int64_t);
+template void cast<float, int32_t>(const float*, int32_t*, int64_t);
+template void cast<double, int32_t>(const double*, int32_t*, int64_t);
+
+}  // namespace r2g2::kernels::cuda
