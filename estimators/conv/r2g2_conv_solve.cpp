@@ -1,0 +1,257 @@
+// The R2-G2 conv solve: solver choice, kernel dispatch, diagnostics, and the float64
+// projection that serves as the oracle.
+#include "estimators/conv/r2g2_conv_solve.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/ops.h"
+#include "kernels/cpu/r2g2_conv.h"
+#if R2G2_WITH_CUDA
+#include "kernels/cuda/r2g2_conv.h"
+#endif
+
+namespace r2g2::conv_est {
+
+namespace {
+
+kernels::R2G2ConvGeom check_solve_args(const Tensor& cols, const Tensor& sigma, const Tensor& eps,
+                                       const char* op) {
+  R2G2_CHECK(cols.dim() == 3, op, ": expected cols of shape [N, D, P], got ", shape_str(cols.shape()));
+  R2G2_CHECK(sigma.dim() == 2 && sigma.shape()[1] == cols.shape()[1], op, ": sigma of shape ",
+             shape_str(sigma.shape()), " does not match cols of shape ", shape_str(cols.shape()),
+             " (expected [O, ", cols.shape()[1], "])");
+  R2G2_CHECK(eps.shape() == sigma.shape(), op, ": eps of shape ", shape_str(eps.shape()),
+             " differs from sigma of shape ", shape_str(sigma.shape()));
+  R2G2_CHECK(cols.device() == sigma.device() && cols.device() == eps.device(), op,
+             ": cols, sigma and eps must share a device (", cols.device().str(), ", ", sigma.device().str(),
+             ", ", eps.device().str(), ")");
+  R2G2_CHECK(cols.dtype() == sigma.dtype() && cols.dtype() == eps.dtype(), op,
+             ": cols, sigma and eps must share a dtype (", dtype_name(cols.dtype()), ", ",
+             dtype_name(sigma.dtype()), ", ", dtype_name(eps.dtype()), ")");
+  return {cols.shape()[0], sigma.shape()[0], cols.shape()[1], cols.shape()[2]};
+}
+
+// Shared by every solver: N * Σ_c |eps_c|² is what eps* would keep if nothing were removed.
+double total_noise_sq(const Tensor& eps, int64_t images) {
+  double s = 0;
+  for (double v : eps.to_vector()) s += v * v;
+  return s * static_cast<double>(images);
+}
+
+void fill_diag(R2G2Diagnostics* diag, const kernels::R2G2ConvGeom& g, const std::vector<int32_t>& iters,
+               const std::vector<double>& rel_res, double star_sq, double noise_sq, std::string method) {
+  diag->systems = g.images * g.channels;
+  diag->max_iterations = 0;
+  double sum_iters = 0;
+  for (int32_t i : iters) {
+    diag->max_iterations = std::max(diag->max_iterations, static_cast<int>(i));
+    sum_iters += i;
+  }
+  diag->mean_iterations = iters.empty() ? 0.0 : sum_iters / static_cast<double>(iters.size());
+  diag->max_relative_residual = 0;
+  for (double r : rel_res) diag->max_relative_residual = std::max(diag->max_relative_residual, r);
+  diag->noise_removed = noise_sq > 0 ? 1.0 - star_sq / noise_sq : 0.0;
+  diag->method = std::move(method);
+}
+
+template <class T>
+void solve_m_on(Device d, const T* cols, const T* sigma, const T* eps, T* beta,
+                const kernels::R2G2SolveStats& st, const kernels::R2G2ConvGeom& g,
+                const kernels::R2G2CGSettings& s) {
+  if (d.is_cuda())
+    R2G2_CUDA(kcuda::r2g2_conv_solve_m<T>(cols, sigma, eps, beta, st, g, s));
+  else
+    kcpu::r2g2_conv_solve_m<T>(cols, sigma, eps, beta, st, g, s);
+}
+
+template <class T>
+void solve_d_on(Device d, const T* cols, const T* sigma, const T* eps, T* eps_star, double* gram,
+                const kernels::R2G2SolveStats& st, const kernels::R2G2ConvGeom& g,
+                const kernels::R2G2CGSettings& s) {
+  if (d.is_cuda())
+    R2G2_CUDA(kcuda::r2g2_conv_solve_d<T>(cols, sigma, eps, eps_star, gram, st, g, s));
+  else
+    kcpu::r2g2_conv_solve_d<T>(cols, sigma, eps, eps_star, gram, st, g, s);
+}
+
+}  // namespace
+
+ConvEpsStar solve_eps_star(const Tensor& cols_in, const Tensor& sigma_in, const Tensor& eps_in,
+                           const R2G2Options& opt, R2G2Diagnostics* diag) {
+  NoGrad no_grad;
+  const auto g = check_solve_args(cols_in, sigma_in, eps_in, "r2g2 conv solve");
+  R2G2_CHECK(opt.tol > 0, "r2g2 conv solve: tol must be > 0, got ", opt.tol);
+  R2G2_CHECK(opt.solver != R2G2Solver::paper || (opt.max_iters >= 0 && opt.abs_tol > 0),
+             "r2g2 conv solve: the paper solver needs max_iters >= 0 and abs_tol > 0, got ", opt.max_iters,
+             " and ", opt.abs_tol);
+  Tensor cols = cols_in.detach().contiguous();
+  Tensor sigma = sigma_in.detach().contiguous();
+  Tensor eps = eps_in.detach().contiguous();
+  const Device dev = cols.device();
+  const DType dt = cols.dtype();
+  ConvEpsStar out;
+
+  if (opt.solver == R2G2Solver::exact) {
+    Tensor e64 = eps_star_projection_f64(cols, sigma, eps);
+    if (diag) {
+      double star_sq = 0;
+      for (double v : e64.to_vector()) star_sq += v * v;
+      fill_diag(diag, g, {}, {}, star_sq, total_noise_sq(eps, g.images), "exact (float64 projection)");
+      diag->max_iterations = 0;
+    }
+    out.eps_star = e64.to(dt).to(dev).contiguous();
+    return out;
+  }
+
+  const bool paper = opt.solver == R2G2Solver::paper;
+  // The D x D form applies each matrix in D² instead of 2DP work when D < P (layers near the
+  // input, where P is the whole image). The paper's solver is defined on the P x P system.
+  const bool d_space = !paper && g.d < g.p;
+  kernels::R2G2CGSettings s;
+  s.tol = opt.tol;
+  s.paper = paper;
+  s.abs_tol = opt.abs_tol;
+  s.max_iters = opt.max_iters;
+
+  const int64_t systems = g.images * g.channels;
+  Tensor iters, rel_res, star_sq;
+  kernels::R2G2SolveStats st;
+  if (diag) {
+    iters = Tensor::zeros({systems}, DType::i32, dev);
+    rel_res = Tensor::zeros({systems}, DType::f64, dev);
+    star_sq = Tensor::zeros({systems}, DType::f64, dev);
+    st.iterations = iters.data<int32_t>();
+    st.rel_residual = rel_res.data<double>();
+    st.eps_star_sq = star_sq.data<double>();
+  }
+
+  if (systems > 0 && g.d > 0 && g.p > 0) {
+    if (d_space) {
+      // y = eps* to within |r| / λ_min+(M); P x P solves reach the same accuracy of eps* at a
+      // residual larger by sqrt(κ). Tightening here keeps both forms equally accurate at
+      // the cost of a few cheap D x D iterations (never more than the rank bound).
+      s.tol = std::max(opt.tol * 1e-3, 1e-14);
+      Tensor gram = Tensor::empty({g.images, g.d, g.d}, DType::f64, dev);
+      out.eps_star = Tensor::empty({g.images, g.channels, g.d}, dt, dev);
+      dispatch_floating(dt, "r2g2 conv solve", [&](auto tag) {
+        using T = decltype(tag);
+        solve_d_on<T>(dev, cols.data<T>(), sigma.data<T>(), eps.data<T>(), out.eps_star.data<T>(),
+                      gram.data<double>(), st, g, s);
+      });
+    } else {
+      out.beta = Tensor::empty({g.images, g.channels, g.p}, dt, dev);
+      dispatch_floating(dt, "r2g2 conv solve", [&](auto tag) {
+        using T = decltype(tag);
+        solve_m_on<T>(dev, cols.data<T>(), sigma.data<T>(), eps.data<T>(), out.beta.data<T>(), st, g, s);
+      });
+    }
+  } else if (d_space) {
+    out.eps_star = Tensor::zeros({g.images, g.channels, g.d}, dt, dev);
+  } else {
+    out.beta = Tensor::zeros({g.images, g.channels, g.p}, dt, dev);
+  }
+
+  if (diag) {
+    double kept = 0;
+    for (double v : star_sq.to_vector()) kept += v;
+    const double noise = total_noise_sq(eps, g.images);
+    std::string method = paper ? "paper (truncated cg, P x P)" : d_space ? "cg (D x D Gram)" : "cg (P x P)";
+    // Full column rank of every A_nc makes eps* = eps: R2-G2 then equals RT.
+    if (d_space && noise > 0 && 1.0 - kept / noise < 1e-6)
+      method = "identity (full column rank), cg (D x D Gram)";
+    fill_diag(diag, g, iters.to_int_vector(), rel_res.to_vector(), kept, noise, method);
+  }
+  return out;
+}
+
+Tensor eps_star_dense(const ConvEpsStar& e, const Tensor& cols, const Tensor& sigma) {
+  if (e.eps_star.defined()) return e.eps_star;
+  R2G2_CHECK(e.beta.defined(), "eps_star_dense: empty ConvEpsStar");
+  NoGrad no_grad;
+  // eps*_nc = sigma_c ⊙ (X_n beta_nc): [N, O, P] x [N, P, D] -> [N, O, D].
+  Tensor xb = matmul(e.beta, cols.detach().transpose(1, 2));
+  return mul(xb, reshape(sigma.detach(), {1, sigma.shape()[0], sigma.shape()[1]}));
+}
+
+Tensor eps_star_projection_f64(const Tensor& cols_in, const Tensor& sigma_in, const Tensor& eps_in,
+                               std::vector<int>* rank_out) {
+  NoGrad no_grad;
+  const auto g = check_solve_args(cols_in, sigma_in, eps_in, "eps_star_projection_f64");
+  const auto X = cols_in.detach().to(Device::cpu()).to_vector();
+  const auto S = sigma_in.detach().to(Device::cpu()).to_vector();
+  const auto E = eps_in.detach().to(Device::cpu()).to_vector();
+  const int64_t D = g.d, P = g.p;
+  std::vector<double> out(static_cast<size_t>(g.images * g.channels * D), 0.0);
+  if (rank_out) rank_out->assign(static_cast<size_t>(g.images * g.channels), 0);
+  std::vector<double> V(static_cast<size_t>(P * D)), norm(P), Q, q(D);
+  std::vector<char> used(P);
+  for (int64_t n = 0; n < g.images; ++n) {
+    for (int64_t c = 0; c < g.channels; ++c) {
+      // Columns of B = diag(s_c) X_n: B's range is the row space of A_nc = Bᵀ.
+      double max_norm = 0;
+      for (int64_t j = 0; j < P; ++j) {
+        double sq = 0;
+        for (int64_t d = 0; d < D; ++d) {
+          const double v = S[c * D + d] * X[(n * D + d) * P + j];
+          V[j * D + d] = v;
+          sq += v * v;
+        }
+        norm[j] = std::sqrt(sq);
+        max_norm = std::max(max_norm, norm[j]);
+        used[j] = 0;
+      }
+      Q.clear();
+      int rank = 0;
+      while (rank < std::min(D, P)) {
+        int64_t best = -1;
+        for (int64_t j = 0; j < P; ++j)
+          if (!used[j] && (best < 0 || norm[j] > norm[best])) best = j;
+        if (best < 0 || !(max_norm > 0) || norm[best] <= 1e-10 * max_norm) break;
+        for (int64_t d = 0; d < D; ++d) q[d] = V[best * D + d];
+        // Second pass against every earlier direction: classical loss of orthogonality
+        // would otherwise let rounding re-enter the basis.
+        for (int pass = 0; pass < 2; ++pass)
+          for (int i = 0; i < rank; ++i) {
+            double a = 0;
+            for (int64_t d = 0; d < D; ++d) a += Q[i * D + d] * q[d];
+            for (int64_t d = 0; d < D; ++d) q[d] -= a * Q[i * D + d];
+          }
+        double qn = 0;
+        for (int64_t d = 0; d < D; ++d) qn += q[d] * q[d];
+        qn = std::sqrt(qn);
+        if (!(qn > 1e-10 * max_norm)) {
+          used[best] = 1;
+          continue;
+        }
+        for (int64_t d = 0; d < D; ++d) q[d] /= qn;
+        Q.insert(Q.end(), q.begin(), q.end());
+        used[best] = 1;
+        ++rank;
+        for (int64_t j = 0; j < P; ++j) {
+          if (used[j]) continue;
+          double a = 0, sq = 0;
+          for (int64_t d = 0; d < D; ++d) a += q[d] * V[j * D + d];
+          for (int64_t d = 0; d < D; ++d) {
+            V[j * D + d] -= a * q[d];
+            sq += V[j * D + d] * V[j * D + d];
+          }
+          norm[j] = std::sqrt(sq);
+        }
+      }
+      double* es = out.data() + (n * g.channels + c) * D;
+      for (int i = 0; i < rank; ++i) {
+        double a = 0;
+        for (int64_t d = 0; d < D; ++d) a += Q[i * D + d] * E[c * D + d];
+        for (int64_t d = 0; d < D; ++d) es[d] += a * Q[i * D + d];
+      }
+      if (rank_out) (*rank_out)[n * g.channels + c] = rank;
+    }
+  }
+  return Tensor::from_vector(out, {g.images, g.channels, D}, DType::f64);
+}
+
+}  // namespace r2g2::conv_est

@@ -1,0 +1,106 @@
+#pragma once
+// One interface for every Gaussian reparameterisation gradient estimator (see
+// /work/shared/r2g2-math.md for the notation: mu, sigma, eps, eps_star, L, A, K).
+//
+// A Bayesian layer hands its estimator the Gaussian (mu, sigma; sigma = softplus(rho)
+// already computed on the tape) and the linear map that follows it. The estimator
+// draws the noise, computes the pre-activation h and records ONE tape node whose
+// backward is the estimator's gradient (no stop-gradient trick, no h* forward pass).
+//
+// Names (make_estimator): rt, rt-per-example, lrt, flipout, score, r2g2, r2g2-paper,
+// r2g2-shared. An estimator object keeps per-layer state (diagnostics, the pending
+// score term), so every layer owns its own instance.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/ops.h"
+#include "core/random.h"
+#include "core/tensor.h"
+#include "estimators/r2g2_options.h"
+
+namespace r2g2 {
+
+// Settings an estimator may read; each reads only its own.
+struct EstimatorOptions {
+  R2G2Options r2g2;  // r2g2*: the solve (r2g2-paper forces R2G2Solver::paper)
+  // r2g2 on a linear layer: false (default) samples the pre-activations LRT-style (one
+  // normal per example and unit, as the paper); true samples one weight matrix per
+  // mini-batch exactly as rt does (same forward values as rt for the same noise).
+  // "r2g2-shared" is r2g2 with this set.
+  bool r2g2_shared_sample = false;
+};
+
+class Estimator {
+ public:
+  virtual ~Estimator() = default;
+  virtual std::string name() const = 0;
+
+  // Bayesian linear layer h = x W^T + b, W ~ N(mu, sigma^2) and b ~ N(bias_mu, bias_sigma^2)
+  // mean field. x [N, in]; mu, sigma [out, in]; bias_mu, bias_sigma [out]. No bias: both
+  // undefined; deterministic bias: bias_sigma undefined. The Gaussian bias is treated
+  // exactly as an extra input column of ones (one more weight per output unit); it is
+  // handled in place rather than by concatenation, to avoid copying x and the weights.
+  // Returns h [N, out] with gradients to x, mu, sigma, bias_mu, bias_sigma.
+  virtual Tensor linear(const Tensor& x, const Tensor& mu, const Tensor& sigma, const Tensor& bias_mu,
+                        const Tensor& bias_sigma, Generator& gen) = 0;
+
+  // Gaussian latent z ~ N(mu, sigma^2), one per example (mu, sigma [N, D], e.g. a VAE
+  // encoder's output), followed by a deterministic linear layer: h = z W^T + bias [N, m],
+  // weight [m, D], bias [m] or undefined. Gradients to mu, sigma, weight, bias.
+  virtual Tensor latent_linear(const Tensor& mu, const Tensor& sigma, const Tensor& weight,
+                               const Tensor& bias, Generator& gen) = 0;
+
+  // Bayesian conv2d WITHOUT bias (the layer adds its own bias term): x [N, C, H, W],
+  // mu, sigma [O, C, kh, kw] -> h [N, O, OH, OW], gradients to x, mu, sigma.
+  // Implemented by the estimators/conv/conv_estimators.h functions.
+  virtual Tensor conv2d(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams p,
+                        Generator& gen) = 0;
+
+  // Score-function hook. A pathwise estimator returns an undefined Tensor. The score
+  // estimator blocks the pathwise gradient to mu/sigma in its forward and keeps
+  // log q(sample) of every draw since the last call; this returns
+  // s = stopgrad(loss) * sum log q and forgets the draws. The model adds (s - s.detach())
+  // to the loss it differentiates: the value is unchanged and autodiff delivers
+  // loss * d log q / d(mu, sigma).
+  virtual Tensor score_surrogate(const Tensor& loss) {
+    (void)loss;
+    return {};
+  }
+  // True for estimators whose gradient needs score_surrogate to be added to the loss.
+  virtual bool needs_surrogate() const { return false; }
+
+  // R2-G2 read-out of the last forward pass (nullopt for estimators without a solve,
+  // or before the first forward).
+  virtual std::optional<R2G2Diagnostics> diagnostics() const { return std::nullopt; }
+};
+
+// Builds an estimator by name; an unknown name throws r2g2::Error listing the known ones.
+std::unique_ptr<Estimator> make_estimator(const std::string& name, const EstimatorOptions& options = {});
+std::vector<std::string> estimator_names();
+std::string estimator_names_joined();  // "rt, rt-per-example, ..." for help texts
+
+// Estimators chosen by training step, parsed from "name[:steps],name[:steps],...,name":
+// "r2g2:2000,rt" is r2g2 for steps [0, 2000), then rt. Every segment but the last needs
+// a positive step count; the last runs for the rest of training (a count there is
+// accepted and ignored). A single name is a constant schedule. Names are checked
+// against the registry when parsed.
+class EstimatorSchedule {
+ public:
+  EstimatorSchedule() = default;
+  explicit EstimatorSchedule(const std::string& spec);
+  static EstimatorSchedule constant(const std::string& name) { return EstimatorSchedule(name); }
+  // The estimator for (0-based) training step `step`.
+  const std::string& name_at(int64_t step) const;
+  bool empty() const { return segments_.empty(); }
+  std::string str() const;  // canonical "r2g2:2000,rt"
+  const std::vector<std::pair<std::string, int64_t>>& segments() const { return segments_; }
+
+ private:
+  std::vector<std::pair<std::string, int64_t>> segments_;  // (name, steps); last count unused
+};
+
+}  // namespace r2g2

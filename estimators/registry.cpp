@@ -1,0 +1,126 @@
+// The estimator registry (one line per estimator) and estimator schedules.
+#include <cctype>
+#include <string>
+
+#include "core/error.h"
+#include "estimators/estimator.h"
+#include "estimators/factories.h"
+
+namespace r2g2 {
+
+namespace {
+
+struct Entry {
+  const char* name;
+  std::unique_ptr<Estimator> (*make)(const EstimatorOptions&);
+};
+
+// A table rather than self-registering objects: the library is static, and the linker
+// would drop an estimator file that nothing else references.
+const Entry kEstimators[] = {
+    {"rt", est::make_rt},
+    {"rt-per-example", est::make_rt_per_example},
+    {"lrt", est::make_lrt},
+    {"flipout", est::make_flipout},
+    {"score", est::make_score},
+    {"r2g2", est::make_r2g2},
+    {"r2g2-paper", est::make_r2g2_paper},
+    {"r2g2-shared", est::make_r2g2_shared},
+};
+
+std::string trim(const std::string& s) {
+  size_t a = 0, b = s.size();
+  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
+  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
+  return s.substr(a, b - a);
+}
+
+bool known(const std::string& name) {
+  for (const auto& e : kEstimators)
+    if (name == e.name) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> estimator_names() {
+  std::vector<std::string> out;
+  for (const auto& e : kEstimators) out.push_back(e.name);
+  return out;
+}
+
+std::string estimator_names_joined() {
+  std::string s;
+  for (const auto& e : kEstimators) s += (s.empty() ? "" : ", ") + std::string(e.name);
+  return s;
+}
+
+std::unique_ptr<Estimator> make_estimator(const std::string& name, const EstimatorOptions& options) {
+  for (const auto& e : kEstimators)
+    if (name == e.name) return e.make(options);
+  throw Error("unknown estimator '" + name + "'; known estimators: " + estimator_names_joined());
+}
+
+EstimatorSchedule::EstimatorSchedule(const std::string& spec) {
+  const std::string where = "estimator schedule '" + spec + "'";
+  R2G2_CHECK(!trim(spec).empty(), where, ": empty (expected e.g. \"r2g2:2000,rt\")");
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t comma = spec.find(',', start);
+    parts.push_back(trim(spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    const bool last = i + 1 == parts.size();
+    R2G2_CHECK(!part.empty(), where, ": segment ", i + 1, " is empty");
+    std::string name = part;
+    int64_t steps = -1;
+    if (auto colon = part.find(':'); colon != std::string::npos) {
+      name = trim(part.substr(0, colon));
+      std::string count = trim(part.substr(colon + 1));
+      size_t used = 0;
+      long long v = 0;
+      try {
+        v = std::stoll(count, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      R2G2_CHECK(used == count.size() && used > 0 && v > 0, where, ": segment ", i + 1, " ('", part,
+                 "') needs a positive step count after ':'");
+      steps = v;
+    }
+    R2G2_CHECK(known(name), where, ": unknown estimator '", name,
+               "'; known estimators: ", estimator_names_joined());
+    R2G2_CHECK(last || steps > 0, where, ": segment ", i + 1, " ('", part,
+               "') needs a step count (name:steps) because another segment follows it");
+    segments_.emplace_back(name, steps);
+  }
+}
+
+const std::string& EstimatorSchedule::name_at(int64_t step) const {
+  R2G2_CHECK(!segments_.empty(), "estimator schedule: empty schedule");
+  int64_t end = 0;
+  for (size_t i = 0; i + 1 < segments_.size(); ++i) {
+    end += segments_[i].second;
+    if (step < end) return segments_[i].first;
+  }
+  return segments_.back().first;
+}
+
+std::string EstimatorSchedule::str() const {
+  std::string s;
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    if (i) s += ",";
+    s += segments_[i].first;
+    if (i + 1 < segments_.size()) {
+      s += ':';  // appended in two steps: GCC 12's -Wrestrict misfires on ":" + to_string(...)
+      s += std::to_string(segments_[i].second);
+    }
+  }
+  return s;
+}
+
+}  // namespace r2g2

@@ -1,0 +1,61 @@
+#pragma once
+// Bayesian 2-D convolution: kernels W ~ N(mu, softplus(rho)^2) mean field with prior
+// N(0, prior_sigma^2) on every kernel weight. The bias is deterministic: a plain
+// parameter added after the estimator, outside the KL. (A Gaussian bias would add one
+// N(0, 1)-driven scalar per output channel shared by every position; it is left out
+// because the estimators' conv interface, like the paper's VGG, perturbs the kernels
+// only.)
+#include <cstdint>
+#include <string>
+
+#include "core/ops.h"
+#include "core/random.h"
+#include "core/tensor.h"
+#include "layers/bayes_module.h"
+#include "layers/init.h"
+
+namespace r2g2 {
+
+struct BayesConv2dOptions {
+  int stride = 1;
+  int padding = 0;
+  bool bias = true;                     // deterministic bias [O], initialised to 0
+  double prior_sigma = 1.0;             // prior N(0, prior_sigma^2) on each kernel weight, must be > 0
+  WeightInit mu_init = WeightInit::he;  // fan_in = C*kh*kw, fan_out = O*kh*kw
+  double rho_init = -5.0;               // sigma = softplus(rho): softplus(-5) = 0.0067
+  double rho_init_std = 0.0;            // rho = rho_init + rho_init_std * N(0, 1)
+  std::string estimator = "rt";
+  EstimatorOptions estimator_options;
+  uint64_t seed = 0;  // initialisation streams: seed for mu, seed + 1 for rho
+  DType dtype = DType::f32;
+};
+
+class BayesConv2d : public BayesianModule {
+ public:
+  BayesConv2d(int64_t in_channels, int64_t out_channels, int kernel_size,
+              const BayesConv2dOptions& options = {});
+
+  // x [N, C, H, W] -> [N, O, OH, OW]. Mode train: the estimator's conv2d (noise from gen);
+  // mean: conv(x, mu) + bias; sample: one kernel draw from gen, recorded as plain ops.
+  Tensor forward(const Tensor& x, Generator& gen);
+
+  Tensor kl() const override;  // over the kernel weights (the bias is not random)
+  std::string describe() const override;
+
+  Tensor sigma() const;  // softplus(rho), recorded
+  Conv2dParams conv_params() const { return {stride_, padding_}; }
+  int64_t in_channels() const { return in_; }
+  int64_t out_channels() const { return out_; }
+  int kernel_size() const { return k_; }
+  double prior_sigma() const { return prior_sigma_; }
+
+  Tensor mu, rho;  // [O, C, k, k]
+  Tensor bias;     // [O]; undefined without a bias
+
+ private:
+  int64_t in_, out_;
+  int k_, stride_, padding_;
+  double prior_sigma_;
+};
+
+}  // namespace r2g2

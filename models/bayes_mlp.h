@@ -1,0 +1,120 @@
+#pragma once
+// The paper's Bayesian MLP (784-1024-1024-10, ReLU; sizes configurable): a BayesLinear
+// per layer, trained on the mini-batch ELBO with Adam, the estimator of every layer set
+// by an EstimatorSchedule ("r2g2:2000,rt"), Monte-Carlo prediction for evaluation.
+//
+//   BayesMLPConfig cfg;  cfg.schedule = "r2g2";  cfg.train_size = 60000;
+//   BayesMLP model(cfg);  model.to(device);
+//   for (batch ...) { BayesStepStats s = model.step(batch.images, batch.labels); }
+//   BayesEvalStats e = model.evaluate(test_set, /*samples=*/10);
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/optim.h"
+#include "core/random.h"
+#include "estimators/estimator.h"
+#include "layers/bayes_linear.h"
+#include "layers/module.h"
+#include "models/datasets.h"
+
+namespace r2g2 {
+
+struct BayesMLPConfig {
+  std::vector<int64_t> sizes{784, 1024, 1024, 10};  // input, hidden..., classes
+  std::string schedule = "r2g2";                    // EstimatorSchedule spec, applied to every layer
+  EstimatorOptions estimator_options;
+  double prior_sigma = 1.0;
+  WeightInit mu_init = WeightInit::he;
+  double rho_init = -5.0;
+  double rho_init_std = 0.0;
+  // N of the mini-batch ELBO: the per-batch objective is -(N/B) sum_b log p(y_b | x_b, w) + KL,
+  // differentiated and reported divided by N (mean NLL + KL / N).
+  int64_t train_size = 60000;
+  double kl_weight = 1.0;  // multiplies the KL term (1 = the ELBO)
+  AdamOptions adam{1e-4};  // the paper's lr
+  uint64_t seed = 0;       // initialisation (seed), training noise (seed + 1), evaluation noise (seed + 2)
+  DType dtype = DType::f32;
+};
+
+struct BayesStepStats {
+  int64_t step = 0;           // 0-based index of this step
+  std::string estimator;      // the schedule's estimator for this step
+  double loss = 0;            // (N/B sum NLL + kl_weight KL) / N
+  double nll = 0;             // mean NLL of the batch under the sampled weights
+  double kl = 0;              // total KL (all layers)
+  double batch_accuracy = 0;  // of the training forward (sampled weights)
+  double seconds = 0;         // wall time of the step (forward, backward, update)
+};
+
+struct BayesEvalStats {
+  double accuracy = 0;  // of the Monte-Carlo predictive mean
+  double test_ll = 0;   // mean log predictive probability, log (1/S) sum_s p(y | x, w_s)
+  double ece = 0;       // expected calibration error, 15 equal-width confidence bins
+  int64_t examples = 0;
+  int samples = 0;  // S (0: the mean weights, deterministic)
+};
+
+class BayesMLP : public Module {
+ public:
+  explicit BayesMLP(const BayesMLPConfig& config);
+
+  // x [B, sizes[0]] (or [B, C, H, W], flattened) -> logits [B, classes], in the current
+  // mode (train: estimators; eval: mean or sample weights, see set_eval_samples).
+  Tensor forward(const Tensor& x, Generator& gen);
+
+  struct Objective {
+    Tensor
+        loss;  // what step() differentiates: NLL + kl_weight KL / N, plus score surrogates (value unchanged)
+    Tensor nll;  // mean NLL
+    Tensor kl;   // total KL
+    Tensor logits;
+  };
+  // The objective of one mini-batch in training mode with the estimators of `step`
+  // (applies the schedule; draws from the training generator). Nothing is updated.
+  Objective objective(const Tensor& x, const Tensor& labels);
+
+  // One training step: schedule, forward, backward, Adam update.
+  BayesStepStats step(const Tensor& x, const Tensor& labels);
+
+  // Monte-Carlo predictive over `samples` weight draws (0: mean weights), in batches.
+  BayesEvalStats evaluate(const Tensor& x, const Tensor& labels, int samples, int64_t batch_size = 1000);
+  BayesEvalStats evaluate(const data::Dataset& data, int samples, int64_t batch_size = 1000);
+
+  // Estimators: a constant estimator or a schedule, taking effect at the next step.
+  void set_estimator(const std::string& name) { set_schedule(EstimatorSchedule(name)); }
+  void set_schedule(const EstimatorSchedule& schedule);
+  const EstimatorSchedule& schedule() const { return schedule_; }
+  // Applies the schedule's estimator for `step` to every layer (a no-op when unchanged).
+  void apply_schedule(int64_t step);
+  const std::string& current_estimator() const { return current_; }
+  // R2-G2 read-out of each layer's last forward (nullopt for other estimators).
+  std::vector<std::optional<R2G2Diagnostics>> diagnostics() const;
+
+  void to(Device device) override;  // also moves the optimizer state
+  std::vector<BayesLinear*> layers();
+  Tensor kl() const;  // total KL, recorded
+  Generator& generator() { return train_gen_; }
+  Adam& optimizer();
+  int64_t steps_taken() const { return step_; }
+  void set_steps_taken(int64_t s) { step_ = s; }
+  const BayesMLPConfig& config() const { return config_; }
+
+ private:
+  BayesMLPConfig config_;
+  std::vector<std::unique_ptr<BayesLinear>> layers_;
+  EstimatorSchedule schedule_;
+  std::string current_;
+  Generator train_gen_, eval_gen_;
+  std::unique_ptr<Adam> optimizer_;
+  int64_t step_ = 0;
+};
+
+// Expected calibration error: 15 equal-width bins of confidence (the top predicted
+// probability), sum over bins of (bin size / n) |accuracy - mean confidence|.
+double expected_calibration_error(const std::vector<double>& confidence, const std::vector<bool>& correct,
+                                  int bins = 15);
+
+}  // namespace r2g2
