@@ -1,10 +1,7 @@
 #include "models/bayes_mlp.h"
 
-#include <algorithm>
-#include <chrono>
 #include <cmath>
 
-#include "core/autograd.h"
 #include "core/ops.h"
 
 namespace r2g2 {
@@ -88,107 +85,25 @@ BayesMLP::Objective BayesMLP::objective(const Tensor& x, const Tensor& labels) {
   }
   o.logits = h;
   o.nll = cross_entropy(o.logits, labels);
-  const double N = static_cast<double>(config_.train_size);
-  o.loss = add(o.nll, mul(o.kl, config_.kl_weight / N));
-  // Score-function layers: add (s - s.detach()) with s = stopgrad(NLL) log q. KL is analytic.
-  for (auto& l : layers_) {
-    Estimator& e = l->estimator();
-    if (!e.needs_surrogate()) continue;
-    Tensor s = e.score_surrogate(o.nll);
-    if (s.defined()) o.loss = add(o.loss, sub(s, s.detach()));
-  }
+  o.loss = elbo_loss(o.nll, o.kl, config_.kl_weight, config_.train_size, bayesian_modules());
   return o;
 }
 
-Adam& BayesMLP::optimizer() {
-  if (!optimizer_) optimizer_ = std::make_unique<Adam>(parameters(), config_.adam);
-  return *optimizer_;
-}
+Adam& BayesMLP::optimizer() { return lazy_adam(optimizer_, *this, config_.adam); }
 
 BayesStepStats BayesMLP::step(const Tensor& x, const Tensor& labels) {
-  auto t0 = std::chrono::steady_clock::now();
-  Adam& opt = optimizer();
-  opt.zero_grad();
-  Objective o = objective(x, labels);
-  backward(o.loss);
-  opt.step();
-  BayesStepStats s;
-  s.step = step_;
-  s.estimator = current_;
-  {
-    NoGrad ng;
-    s.nll = o.nll.item();
-    s.kl = o.kl.item();
-    s.loss = s.nll + config_.kl_weight * s.kl / static_cast<double>(config_.train_size);
-    auto pred = argmax(o.logits.detach(), 1).to_int_vector();
-    auto lab = labels.to_int_vector();
-    int64_t hit = 0;
-    for (size_t i = 0; i < pred.size(); ++i) hit += pred[i] == lab[i];
-    s.batch_accuracy = pred.empty() ? 0.0 : static_cast<double>(hit) / static_cast<double>(pred.size());
-  }
-  ++step_;
-  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  BayesStepStats s =
+      bayes_train_step([this]() -> Adam& { return optimizer(); }, [&] { return objective(x, labels); },
+                       labels, config_.kl_weight, config_.train_size);
+  s.step = step_++;
+  s.estimator = current_;  // after objective() applied the schedule
   return s;
 }
 
 BayesEvalStats BayesMLP::evaluate(const Tensor& x, const Tensor& labels, int samples, int64_t batch_size) {
-  R2G2_CHECK(samples >= 0, "BayesMLP::evaluate: samples must be >= 0, got ", samples);
-  R2G2_CHECK(batch_size > 0, "BayesMLP::evaluate: batch_size must be > 0, got ", batch_size);
-  R2G2_CHECK(x.size(0) == labels.numel(), "BayesMLP::evaluate: ", x.size(0), " inputs but ", labels.numel(),
-             " labels");
-  NoGrad ng;
-  const bool was_training = is_training();
-  eval();
-  for (auto& l : layers_) l->set_eval_mode(samples > 0 ? BayesMode::sample : BayesMode::mean);
-  const int S = std::max(samples, 1);
-  const int64_t n = x.size(0);
-  const auto lab = labels.to_int_vector();
-  std::vector<double> confidence;
-  std::vector<bool> correct;
-  double ll = 0;
-  for (int64_t b0 = 0; b0 < n; b0 += batch_size) {
-    const int64_t b = std::min(batch_size, n - b0);
-    Tensor xb = x.slice(0, b0, b0 + b);
-    std::vector<std::vector<double>> lp(S);
-    int64_t C = 0;
-    for (int s = 0; s < S; ++s) {
-      Tensor logits = forward(xb, eval_gen_);
-      C = logits.size(1);
-      lp[s] = log_softmax(logits, 1).to_vector();
-    }
-    for (int64_t i = 0; i < b; ++i) {
-      // log of the mean predictive probability per class: log-sum-exp over samples
-      int best = 0;
-      double best_p = -1;
-      double log_py = 0;
-      for (int64_t c = 0; c < C; ++c) {
-        double m = -INFINITY;
-        for (int s = 0; s < S; ++s) m = std::max(m, lp[s][i * C + c]);
-        double acc = 0;
-        for (int s = 0; s < S; ++s) acc += std::exp(lp[s][i * C + c] - m);
-        const double logp = m + std::log(acc / S);
-        const double p = std::exp(logp);
-        if (p > best_p) {
-          best_p = p;
-          best = static_cast<int>(c);
-        }
-        if (c == lab[b0 + i]) log_py = logp;
-      }
-      ll += log_py;
-      confidence.push_back(best_p);
-      correct.push_back(best == lab[b0 + i]);
-    }
-  }
-  train(was_training);
-  BayesEvalStats e;
-  e.examples = n;
-  e.samples = samples;
-  e.test_ll = n > 0 ? ll / static_cast<double>(n) : 0.0;
-  int64_t hits = 0;
-  for (bool c : correct) hits += c;
-  e.accuracy = n > 0 ? static_cast<double>(hits) / static_cast<double>(n) : 0.0;
-  e.ece = expected_calibration_error(confidence, correct);
-  return e;
+  return bayes_evaluate(
+      *this, [this](const Tensor& xb) { return forward(xb, eval_gen_); }, x, labels, samples, batch_size,
+      "BayesMLP::evaluate");
 }
 
 BayesEvalStats BayesMLP::evaluate(const data::Dataset& d, int samples, int64_t batch_size) {
@@ -200,37 +115,7 @@ BayesEvalStats BayesMLP::evaluate(const data::Dataset& d, int samples, int64_t b
 
 void BayesMLP::to(Device device) {
   Module::to(device);
-  if (optimizer_) {  // rebuild over the moved parameters, carrying the moments along
-    std::vector<Tensor> m = optimizer_->first_moments(), v = optimizer_->second_moments();
-    const int64_t steps = optimizer_->steps_taken();
-    optimizer_ = std::make_unique<Adam>(parameters(), config_.adam);
-    for (size_t i = 0; i < m.size(); ++i) {
-      optimizer_->first_moments()[i].copy_(m[i]);
-      optimizer_->second_moments()[i].copy_(v[i]);
-    }
-    optimizer_->set_steps_taken(steps);
-  }
-}
-
-double expected_calibration_error(const std::vector<double>& confidence, const std::vector<bool>& correct,
-                                  int bins) {
-  R2G2_CHECK(confidence.size() == correct.size(), "expected_calibration_error: ", confidence.size(),
-             " confidences but ", correct.size(), " outcomes");
-  R2G2_CHECK(bins > 0, "expected_calibration_error: bins must be > 0");
-  if (confidence.empty()) return 0.0;
-  std::vector<double> conf_sum(bins, 0.0), acc_sum(bins, 0.0);
-  std::vector<int64_t> count(bins, 0);
-  for (size_t i = 0; i < confidence.size(); ++i) {
-    int k = static_cast<int>(confidence[i] * bins);
-    k = std::clamp(k, 0, bins - 1);
-    conf_sum[k] += confidence[i];
-    acc_sum[k] += correct[i] ? 1.0 : 0.0;
-    ++count[k];
-  }
-  double ece = 0;
-  for (int k = 0; k < bins; ++k)
-    if (count[k] > 0) ece += std::abs(acc_sum[k] - conf_sum[k]) / static_cast<double>(confidence.size());
-  return ece;
+  rebuild_adam(optimizer_, *this, config_.adam);
 }
 
 }  // namespace r2g2

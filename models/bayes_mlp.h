@@ -18,6 +18,7 @@
 #include "estimators/estimator.h"
 #include "layers/bayes_linear.h"
 #include "layers/module.h"
+#include "models/bayes_classifier.h"  // BayesStepStats, BayesEvalStats, expected_calibration_error
 #include "models/datasets.h"
 
 namespace r2g2 {
@@ -39,24 +40,6 @@ struct BayesMLPConfig {
   DType dtype = DType::f32;
 };
 
-struct BayesStepStats {
-  int64_t step = 0;           // 0-based index of this step
-  std::string estimator;      // the schedule's estimator for this step
-  double loss = 0;            // (N/B sum NLL + kl_weight KL) / N
-  double nll = 0;             // mean NLL of the batch under the sampled weights
-  double kl = 0;              // total KL (all layers)
-  double batch_accuracy = 0;  // of the training forward (sampled weights)
-  double seconds = 0;         // wall time of the step (forward, backward, update)
-};
-
-struct BayesEvalStats {
-  double accuracy = 0;  // of the Monte-Carlo predictive mean
-  double test_ll = 0;   // mean log predictive probability, log (1/S) sum_s p(y | x, w_s)
-  double ece = 0;       // expected calibration error, 15 equal-width confidence bins
-  int64_t examples = 0;
-  int samples = 0;  // S (0: the mean weights, deterministic)
-};
-
 class BayesMLP : public Module {
  public:
   explicit BayesMLP(const BayesMLPConfig& config);
@@ -65,13 +48,7 @@ class BayesMLP : public Module {
   // mode (train: estimators; eval: mean or sample weights, see set_eval_samples).
   Tensor forward(const Tensor& x, Generator& gen);
 
-  struct Objective {
-    Tensor
-        loss;  // what step() differentiates: NLL + kl_weight KL / N, plus score surrogates (value unchanged)
-    Tensor nll;  // mean NLL
-    Tensor kl;   // total KL
-    Tensor logits;
-  };
+  using Objective = BayesObjective;
   // The objective of one mini-batch in training mode with the estimators of `step`
   // (applies the schedule; draws from the training generator). Nothing is updated.
   Objective objective(const Tensor& x, const Tensor& labels);
@@ -111,10 +88,5 @@ class BayesMLP : public Module {
   std::unique_ptr<Adam> optimizer_;
   int64_t step_ = 0;
 };
-
-// Expected calibration error: 15 equal-width bins of confidence (the top predicted
-// probability), sum over bins of (bin size / n) |accuracy - mean confidence|.
-double expected_calibration_error(const std::vector<double>& confidence, const std::vector<bool>& correct,
-                                  int bins = 15);
 
 }  // namespace r2g2

@@ -1,10 +1,8 @@
 #include "models/bayes_vgg.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
-#include "core/autograd.h"
 #include "core/ops.h"
 
 namespace r2g2 {
@@ -122,116 +120,30 @@ BayesVGG::Objective BayesVGG::objective(const Tensor& x, const Tensor& labels) {
   o.logits = forward(x, train_gen_);
   o.nll = cross_entropy(o.logits, labels);
   o.kl = kl();
-  o.loss = add(o.nll, mul(o.kl, config_.kl_weight / static_cast<double>(config_.train_size)));
-  // Score-function layers (only if chosen): (s - s.detach()) keeps the value, adds the gradient.
-  for (BayesianModule* m : bayesian_modules()) {
-    Estimator& e = m->estimator();
-    if (!e.needs_surrogate()) continue;
-    Tensor s = e.score_surrogate(o.nll);
-    if (s.defined()) o.loss = add(o.loss, sub(s, s.detach()));
-  }
+  o.loss = elbo_loss(o.nll, o.kl, config_.kl_weight, config_.train_size, bayesian_modules());
   return o;
 }
 
 void BayesVGG::to(Device device) {
   Module::to(device);
-  if (optimizer_) {  // rebuild over the moved parameters, carrying the moments along
-    std::vector<Tensor> m = optimizer_->first_moments(), v = optimizer_->second_moments();
-    const int64_t steps = optimizer_->steps_taken();
-    optimizer_ = std::make_unique<Adam>(parameters(), config_.adam);
-    for (size_t i = 0; i < m.size(); ++i) {
-      optimizer_->first_moments()[i].copy_(m[i]);
-      optimizer_->second_moments()[i].copy_(v[i]);
-    }
-    optimizer_->set_steps_taken(steps);
-  }
+  rebuild_adam(optimizer_, *this, config_.adam);
 }
 
-Adam& BayesVGG::optimizer() {
-  if (!optimizer_) optimizer_ = std::make_unique<Adam>(parameters(), config_.adam);
-  return *optimizer_;
-}
+Adam& BayesVGG::optimizer() { return lazy_adam(optimizer_, *this, config_.adam); }
 
 BayesStepStats BayesVGG::step(const Tensor& x, const Tensor& labels) {
-  const auto t0 = std::chrono::steady_clock::now();
-  Adam& opt = optimizer();
-  opt.zero_grad();
-  Objective o = objective(x, labels);
-  backward(o.loss);
-  opt.step();
-  BayesStepStats s;
-  s.step = step_;
+  BayesStepStats s =
+      bayes_train_step([this]() -> Adam& { return optimizer(); }, [&] { return objective(x, labels); },
+                       labels, config_.kl_weight, config_.train_size);
+  s.step = step_++;
   s.estimator = estimator_;
-  {
-    NoGrad no_grad;
-    s.nll = o.nll.item();
-    s.kl = o.kl.item();
-    s.loss = s.nll + config_.kl_weight * s.kl / static_cast<double>(config_.train_size);
-    auto pred = argmax(o.logits.detach(), 1).to_int_vector();
-    auto lab = labels.to_int_vector();
-    int64_t hit = 0;
-    for (size_t i = 0; i < pred.size(); ++i) hit += pred[i] == lab[i];
-    s.batch_accuracy = pred.empty() ? 0.0 : static_cast<double>(hit) / static_cast<double>(pred.size());
-  }
-  ++step_;
-  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
 }
 
 BayesEvalStats BayesVGG::evaluate(const Tensor& x, const Tensor& labels, int samples, int64_t batch_size) {
-  R2G2_CHECK(samples >= 0, "BayesVGG::evaluate: samples must be >= 0, got ", samples);
-  R2G2_CHECK(batch_size > 0, "BayesVGG::evaluate: batch_size must be > 0, got ", batch_size);
-  R2G2_CHECK(x.size(0) == labels.numel(), "BayesVGG::evaluate: ", x.size(0), " inputs but ", labels.numel(),
-             " labels");
-  NoGrad no_grad;
-  const bool was_training = is_training();
-  eval();
-  for (BayesianModule* m : bayesian_modules())
-    m->set_eval_mode(samples > 0 ? BayesMode::sample : BayesMode::mean);
-  const int S = std::max(samples, 1);
-  const int64_t n = x.size(0);
-  const auto lab = labels.to_int_vector();
-  std::vector<double> confidence;
-  std::vector<bool> correct;
-  double ll = 0;
-  for (int64_t b0 = 0; b0 < n; b0 += batch_size) {
-    const int64_t b = std::min(batch_size, n - b0);
-    Tensor xb = x.slice(0, b0, b0 + b);
-    std::vector<std::vector<double>> lp(S);
-    int64_t C = 0;
-    for (int s = 0; s < S; ++s) {
-      Tensor logits = forward(xb, eval_gen_);
-      C = logits.size(1);
-      lp[s] = log_softmax(logits, 1).to_vector();
-    }
-    for (int64_t i = 0; i < b; ++i) {
-      // log of the mean predictive probability, per class (log-sum-exp over the draws)
-      int64_t best = 0;
-      double best_p = -1, log_py = 0;
-      for (int64_t c = 0; c < C; ++c) {
-        double m = -INFINITY;
-        for (int s = 0; s < S; ++s) m = std::max(m, lp[s][i * C + c]);
-        double acc = 0;
-        for (int s = 0; s < S; ++s) acc += std::exp(lp[s][i * C + c] - m);
-        const double logp = m + std::log(acc / S), p = std::exp(logp);
-        if (p > best_p) best_p = p, best = c;
-        if (c == lab[b0 + i]) log_py = logp;
-      }
-      ll += log_py;
-      confidence.push_back(best_p);
-      correct.push_back(best == lab[b0 + i]);
-    }
-  }
-  train(was_training);
-  BayesEvalStats e;
-  e.examples = n;
-  e.samples = samples;
-  e.test_ll = n > 0 ? ll / static_cast<double>(n) : 0.0;
-  int64_t hits = 0;
-  for (bool c : correct) hits += c;
-  e.accuracy = n > 0 ? static_cast<double>(hits) / static_cast<double>(n) : 0.0;
-  e.ece = expected_calibration_error(confidence, correct);
-  return e;
+  return bayes_evaluate(
+      *this, [this](const Tensor& xb) { return forward(xb, eval_gen_); }, x, labels, samples, batch_size,
+      "BayesVGG::evaluate");
 }
 
 std::string BayesVGG::describe() const {

@@ -25,7 +25,7 @@
 #include "layers/bayes_conv2d.h"
 #include "layers/bayes_linear.h"
 #include "layers/module.h"
-#include "models/bayes_mlp.h"  // BayesStepStats, BayesEvalStats, expected_calibration_error
+#include "models/bayes_classifier.h"
 
 namespace r2g2 {
 
@@ -58,10 +58,7 @@ class BayesVGG : public Module {
   // x [B, in_channels, image_size, image_size] -> logits [B, classes], in the current mode.
   Tensor forward(const Tensor& x, Generator& gen);
 
-  struct Objective {
-    Tensor loss;  // NLL + kl_weight KL / N
-    Tensor nll, kl, logits;
-  };
+  using Objective = BayesObjective;
   Objective objective(const Tensor& x, const Tensor& labels);  // training mode, training generator
   BayesStepStats step(const Tensor& x, const Tensor& labels);  // forward, backward, Adam update
 

@@ -1,34 +1,45 @@
 #pragma once
-// Helpers shared by the test suites: random tensors, finite-difference gradient
-// checks in float64, and approximate comparison.
+// Helpers shared by the test suites: random values and tensors, finite-difference
+// gradient checks in float64, approximate comparison, error messages, conv geometry.
 #include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/error.h"
 #include "core/ops.h"
 #include "core/random.h"
 #include "core/tensor.h"
+#include "kernels/common.h"
 
 namespace r2g2::test {
 
 // Marks the whole suite as unable to run here; main() then exits 77 (ctest: skipped).
 void skip_suite(const std::string& reason);
 
-// Uniform values in [lo, hi), deterministic per seed (float64 unless told).
-inline Tensor uniform(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0,
-                      DType dtype = DType::f64) {
-  std::vector<double> v(static_cast<size_t>(numel_of(shape)));
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+// n xorshift values in [lo, hi) (computed in double, then cast to T), deterministic per
+// seed; `salt` picks another stream for the same seed.
+template <class T = double>
+std::vector<T> uniform_values(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0, uint64_t salt = 1) {
+  std::vector<T> v(n);
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + salt;
   for (auto& x : v) {
     s ^= s << 13;
     s ^= s >> 7;
     s ^= s << 17;
-    x = lo + (hi - lo) * static_cast<double>(s >> 11) / 9007199254740992.0;
+    x = static_cast<T>(lo + (hi - lo) * static_cast<double>(s >> 11) / 9007199254740992.0);
   }
-  return Tensor::from_vector(v, shape, dtype);
+  return v;
+}
+
+// Uniform values in [lo, hi), deterministic per seed (float64 unless told).
+inline Tensor uniform(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0,
+                      DType dtype = DType::f64) {
+  return Tensor::from_vector(uniform_values(static_cast<size_t>(numel_of(shape)), seed, lo, hi), shape,
+                             dtype);
 }
 
 // Largest |a - b| / (atol + rtol |b|) over elements; <= 1 means close.
@@ -68,6 +79,37 @@ inline double gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>&
     }
   }
   return worst;
+}
+
+// The message of the r2g2::Error that f throws, or "(no error)" if it throws none.
+// (A template: tests/gpu/gpu_test_util.h still declares a std::function overload.)
+template <class F>
+std::string error_of(const F& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+inline bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
+
+// The geometry of one c x h x w image under a kh x kw convolution (im2col / col2im).
+inline kernels::ConvGeom conv_geom(int c, int h, int w, int kh, int kw, int stride, int pad) {
+  kernels::ConvGeom g;
+  g.channels = c;
+  g.height = h;
+  g.width = w;
+  g.kernel_h = kh;
+  g.kernel_w = kw;
+  g.stride = stride;
+  g.padding = pad;
+  g.out_h = (h + 2 * pad - kh) / stride + 1;
+  g.out_w = (w + 2 * pad - kw) / stride + 1;
+  return g;
 }
 
 }  // namespace r2g2::test

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,32 +19,8 @@ namespace {
 
 using namespace r2g2;
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::vector<int64_t> parse_sizes(const std::string& text, const char* option) {
-  std::vector<int64_t> out;
-  for (const auto& item : split_list(text)) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    R2G2_CHECK(used == item.size() && v > 0, "option --", option,
-               " expects positive sizes separated by commas (e.g. 1024,1024), got '", text, "'");
-    out.push_back(v);
-  }
-  R2G2_CHECK(!out.empty(), "option --", option, " is empty");
-  return out;
-}
+using cli::parse_sizes;
+using cli::split_list;
 
 struct Batch {
   Tensor x, y;

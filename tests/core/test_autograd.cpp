@@ -10,21 +10,12 @@
 
 using namespace r2g2;
 using r2g2::test::closeness;
+using r2g2::test::contains;
+using r2g2::test::error_of;
 using r2g2::test::gradcheck;
 using r2g2::test::uniform;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // y = x*x + x (x used twice), z = sum(y * tanh(y)) (y used twice).
 Tensor diamond(const Tensor& x) {

@@ -11,6 +11,8 @@
 
 using namespace r2g2;
 using r2g2::test::closeness;
+using r2g2::test::contains;
+using r2g2::test::error_of;
 using r2g2::test::gradcheck;
 using r2g2::test::uniform;
 
@@ -43,17 +45,6 @@ Tensor away_from_zero(const Shape& shape, uint64_t seed, double lo = 0.1, double
     if (rng() % 2) x = -x;
   return Tensor::from_vector(v, shape, DType::f64);
 }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 
 using namespace r2g2;
 using r2g2::test::closeness;
+using r2g2::test::error_of;
 using r2g2::test::gradcheck;
 using r2g2::test::uniform;
 
@@ -39,15 +40,6 @@ Tensor distinct(const Shape& shape, uint64_t seed) {
   std::shuffle(v.begin(), v.end(), rng);
   for (auto& x : v) x = 0.1 * x - 1.0;
   return Tensor::from_vector(v, shape, DType::f64);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 using namespace r2g2;
 using r2g2::test::closeness;
+using r2g2::test::error_of;
 using r2g2::test::gradcheck;
 using r2g2::test::uniform;
 
@@ -93,15 +94,6 @@ Grads dense_r2g2(const Layer& l, uint64_t seed, const Tensor& g) {
     set_grad_enabled(false);
   }
   return out;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

@@ -28,19 +28,12 @@ namespace {
 namespace kc = kernels::cuda;
 namespace kh = kernels::cpu;
 using kernels::ConvGeom;
+using test::conv_geom;
 
-// Deterministic values in [-1, 1) as a host vector.
+// Deterministic values in [-1, 1) as a host vector (this suite's stream: salt 11).
 template <class T>
 std::vector<T> values(int64_t n, uint64_t seed) {
-  std::vector<T> v(static_cast<size_t>(n));
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 11;
-  for (auto& x : v) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    x = static_cast<T>(static_cast<double>(s >> 11) / 4503599627370496.0 - 1.0);
-  }
-  return v;
+  return test::uniform_values<T>(static_cast<size_t>(n), seed, -1.0, 1.0, 11);
 }
 
 // A device copy of a host vector, and back. Tensors own the device memory.
@@ -230,23 +223,9 @@ TEST_CASE("cuda gemm: float32 is not computed in TF32 unless allowed") {
 #if R2G2_WITH_CUDA
 namespace {
 
-ConvGeom geom(int c, int h, int w, int kh_, int kw_, int stride, int pad) {
-  ConvGeom g;
-  g.channels = c;
-  g.height = h;
-  g.width = w;
-  g.kernel_h = kh_;
-  g.kernel_w = kw_;
-  g.stride = stride;
-  g.padding = pad;
-  g.out_h = (h + 2 * pad - kh_) / stride + 1;
-  g.out_w = (w + 2 * pad - kw_) / stride + 1;
-  return g;
-}
-
-const ConvGeom kGeoms[] = {geom(1, 1, 1, 1, 1, 1, 0), geom(3, 7, 9, 3, 3, 1, 1),
-                           geom(2, 8, 8, 3, 2, 2, 0), geom(4, 11, 6, 5, 3, 3, 2),
-                           geom(2, 5, 5, 5, 5, 1, 4), geom(16, 33, 35, 3, 3, 2, 1)};
+const ConvGeom kGeoms[] = {conv_geom(1, 1, 1, 1, 1, 1, 0), conv_geom(3, 7, 9, 3, 3, 1, 1),
+                           conv_geom(2, 8, 8, 3, 2, 2, 0), conv_geom(4, 11, 6, 5, 3, 3, 2),
+                           conv_geom(2, 5, 5, 5, 5, 1, 4), conv_geom(16, 33, 35, 3, 3, 2, 1)};
 
 template <class T>
 void im2col_cases() {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/common.h"
+#include "test_util.h"
 
 // ---- the emulation: names the kernels use, found by unqualified lookup from inside
 // r2g2::kernels::cuda (so nothing here leaks into the global namespace).
@@ -97,18 +98,12 @@ namespace {
 
 using namespace r2g2::kernels;
 namespace kc = r2g2::kernels::cuda;
+using r2g2::test::conv_geom;
 
+// Deterministic values in [-1, 1) (this suite's stream: salt 5).
 template <class T>
 std::vector<T> values(size_t n, uint64_t seed) {
-  std::vector<T> v(n);
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 5;
-  for (auto& x : v) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    x = static_cast<T>(static_cast<double>(s >> 11) / 4503599627370496.0 - 1.0);
-  }
-  return v;
+  return r2g2::test::uniform_values<T>(n, seed, -1.0, 1.0, 5);
 }
 
 // One tile configuration, all transposes; kFast cases use tile multiples and aligned,
@@ -169,20 +164,6 @@ void gemm_all_transposes() {
   gemm_tile_cases<T, BM, BN, BK, TM, TN, true, true>();
 }
 
-ConvGeom geom(int c, int h, int w, int kh, int kw, int stride, int pad) {
-  ConvGeom g;
-  g.channels = c;
-  g.height = h;
-  g.width = w;
-  g.kernel_h = kh;
-  g.kernel_w = kw;
-  g.stride = stride;
-  g.padding = pad;
-  g.out_h = (h + 2 * pad - kh) / stride + 1;
-  g.out_w = (w + 2 * pad - kw) / stride + 1;
-  return g;
-}
-
 }  // namespace
 
 TEST_CASE("emulated gemm_blocked kernel: every tile shape and transpose, edges, k == 0, both load paths") {
@@ -194,8 +175,9 @@ TEST_CASE("emulated gemm_blocked kernel: every tile shape and transpose, edges, 
 }
 
 TEST_CASE("emulated im2col / col2im kernels equal the CPU reference bitwise") {
-  for (const ConvGeom& g : {geom(3, 7, 9, 3, 3, 1, 1), geom(2, 8, 8, 3, 2, 2, 0), geom(1, 1, 1, 1, 1, 1, 0),
-                            geom(4, 11, 6, 5, 3, 3, 2), geom(2, 5, 5, 5, 5, 1, 4)}) {
+  for (const ConvGeom& g :
+       {conv_geom(3, 7, 9, 3, 3, 1, 1), conv_geom(2, 8, 8, 3, 2, 2, 0), conv_geom(1, 1, 1, 1, 1, 1, 0),
+        conv_geom(4, 11, 6, 5, 3, 3, 2), conv_geom(2, 5, 5, 5, 5, 1, 4)}) {
     CAPTURE(g.channels);
     CAPTURE(g.height);
     CAPTURE(g.kernel_h);

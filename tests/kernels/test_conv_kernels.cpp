@@ -6,25 +6,13 @@
 #include <vector>
 
 #include "kernels/cpu/conv.h"
+#include "test_util.h"
 
 namespace {
 
 using r2g2::kernels::ConvGeom;
 namespace kcpu = r2g2::kernels::cpu;
-
-ConvGeom geom(int c, int h, int w, int kh, int kw, int stride, int pad) {
-  ConvGeom g;
-  g.channels = c;
-  g.height = h;
-  g.width = w;
-  g.kernel_h = kh;
-  g.kernel_w = kw;
-  g.stride = stride;
-  g.padding = pad;
-  g.out_h = (h + 2 * pad - kh) / stride + 1;
-  g.out_w = (w + 2 * pad - kw) / stride + 1;
-  return g;
-}
+using r2g2::test::conv_geom;
 
 std::vector<double> ramp(size_t n, double scale = 1.0) {
   std::vector<double> v(n);
@@ -39,7 +27,7 @@ TEST_CASE("im2col: a hand-checked 1-channel 3x3 image, 2x2 kernel, padding 1, st
   // 1 2 3
   // 4 5 6
   // 7 8 9
-  ConvGeom g = geom(1, 3, 3, 2, 2, 2, 1);
+  ConvGeom g = conv_geom(1, 3, 3, 2, 2, 2, 1);
   REQUIRE(g.out_h == 2);
   REQUIRE(g.out_w == 2);
   std::vector<double> img = {1, 2, 3, 4, 5, 6, 7, 8, 9}, cols(4 * 4, -1);
@@ -53,8 +41,8 @@ TEST_CASE("im2col: a hand-checked 1-channel 3x3 image, 2x2 kernel, padding 1, st
 }
 
 TEST_CASE("im2col matches its definition and col2im is its adjoint") {
-  for (auto g : {geom(2, 5, 4, 3, 2, 1, 0), geom(3, 6, 7, 3, 3, 2, 1), geom(1, 4, 4, 1, 1, 1, 0),
-                 geom(2, 7, 5, 2, 3, 3, 2)}) {
+  for (auto g : {conv_geom(2, 5, 4, 3, 2, 1, 0), conv_geom(3, 6, 7, 3, 3, 2, 1),
+                 conv_geom(1, 4, 4, 1, 1, 1, 0), conv_geom(2, 7, 5, 2, 3, 3, 2)}) {
     const int64_t rows = int64_t{g.channels} * g.kernel_h * g.kernel_w, l = int64_t{g.out_h} * g.out_w;
     auto img = ramp(static_cast<size_t>(g.channels * g.height * g.width));
     std::vector<double> cols(static_cast<size_t>(rows * l));
@@ -85,7 +73,7 @@ TEST_CASE("im2col matches its definition and col2im is its adjoint") {
 }
 
 TEST_CASE("col2im accumulates into the image it is given") {
-  ConvGeom g = geom(1, 2, 2, 1, 1, 1, 0);
+  ConvGeom g = conv_geom(1, 2, 2, 1, 1, 1, 0);
   std::vector<float> cols = {1, 2, 3, 4}, img = {10, 10, 10, 10};
   kcpu::col2im<float>(cols.data(), img.data(), g);
   CHECK(img == std::vector<float>{11, 12, 13, 14});

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/gemm.h"
+#include "test_util.h"
 
 namespace r2g2::kernels::cpu::detail {
 int gemm_blocked_limit_isa(int level);  // defined in kernels/cpu/gemm.cpp
@@ -18,18 +19,10 @@ namespace {
 
 using namespace r2g2::kernels::cpu;
 
-// Deterministic values in [-1, 1).
+// Deterministic values in [-1, 1) (this suite's stream: salt 7).
 template <class T>
 std::vector<T> random_values(size_t n, uint64_t seed) {
-  std::vector<T> v(n);
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 7;
-  for (auto& x : v) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    x = static_cast<T>(static_cast<double>(s >> 11) / 4503599627370496.0 - 1.0);
-  }
-  return v;
+  return r2g2::test::uniform_values<T>(n, seed, -1.0, 1.0, 7);
 }
 
 struct Case {
