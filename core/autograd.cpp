@@ -14,18 +14,19 @@ namespace {
 thread_local bool g_grad_enabled = true;
 std::atomic<uint64_t> g_next_seq{1};
 
-// Nodes reaching `root`, sorted by tape position, last recorded first.
-std::vector<Node*> reachable_nodes(Node* root) {
-  std::vector<Node*> order, stack{root};
-  std::unordered_set<Node*> seen{root};
+// Nodes reaching `root`, sorted by tape position, last recorded first. Owning pointers:
+// a node releases its inputs as soon as it has run, and upstream nodes must outlive that.
+std::vector<std::shared_ptr<Node>> reachable_nodes(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> order, stack{root};
+  std::unordered_set<Node*> seen{root.get()};
   while (!stack.empty()) {
-    Node* n = stack.back();
+    std::shared_ptr<Node> n = stack.back();
     stack.pop_back();
-    order.push_back(n);
     for (auto& in : n->inputs)
-      if (in && in->grad_fn && seen.insert(in->grad_fn.get()).second) stack.push_back(in->grad_fn.get());
+      if (in && in->grad_fn && seen.insert(in->grad_fn.get()).second) stack.push_back(in->grad_fn);
+    order.push_back(std::move(n));
   }
-  std::sort(order.begin(), order.end(), [](Node* a, Node* b) { return a->seq > b->seq; });
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a->seq > b->seq; });
   return order;
 }
 
@@ -89,7 +90,8 @@ void backward(const Tensor& output, const Tensor& seed, const BackwardOptions& o
   }
   std::unordered_map<Node*, Tensor> grad_of;
   grad_of[output.grad_fn().get()] = seed;
-  for (Node* node : reachable_nodes(output.grad_fn().get())) {
+  for (const std::shared_ptr<Node>& node_ptr : reachable_nodes(output.grad_fn())) {
+    Node* node = node_ptr.get();
     auto it = grad_of.find(node);
     if (it == grad_of.end()) continue;  // reachable only through inputs that need no gradient
     R2G2_CHECK(!node->released, "backward: node #", node->seq, " (", node->name,
@@ -121,7 +123,10 @@ void backward(const Tensor& output, const Tensor& seed, const BackwardOptions& o
       }
     }
     if (!options.retain_graph) {
-      node->backward = nullptr;  // frees the saved tensors now, not at the end of the step
+      // Frees the saved tensors and the inputs' buffers now, not when the loss dies:
+      // memory shrinks as backward walks down the tape.
+      node->backward = nullptr;
+      node->inputs.clear();
       node->released = true;
     }
   }
@@ -132,9 +137,9 @@ void print_tape(std::ostream& os, const Tensor& output) {
     os << "(no recorded nodes: the tensor is a leaf)\n";
     return;
   }
-  auto nodes = reachable_nodes(output.grad_fn().get());
+  auto nodes = reachable_nodes(output.grad_fn());
   std::reverse(nodes.begin(), nodes.end());
-  for (Node* n : nodes) {
+  for (const auto& n : nodes) {
     os << "#" << n->seq << " " << n->name << " " << shape_str(n->output_shape) << " <-";
     for (auto& in : n->inputs) {
       if (!in)

@@ -29,6 +29,9 @@ Tensor softplus(const Tensor& a);  // log(1 + e^x), stable for large |x|
 Tensor sigmoid(const Tensor& a);
 Tensor tanh(const Tensor& a);
 Tensor relu(const Tensor& a);
+// log(softplus(x)), finite and with the right gradient (-> 1) where softplus underflows to 0:
+// the log sigma of a KL term when sigma = softplus(rho).
+Tensor log_softplus(const Tensor& a);
 
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }

@@ -99,6 +99,8 @@ const char* unary_name(UnaryOp op) {
       return "tanh";
     case UnaryOp::relu:
       return "relu";
+    case UnaryOp::log_softplus:
+      return "log_softplus";
   }
   return "?";
 }
@@ -208,5 +210,6 @@ Tensor softplus(const Tensor& a) { return unary_op(UnaryOp::softplus, a); }
 Tensor sigmoid(const Tensor& a) { return unary_op(UnaryOp::sigmoid, a); }
 Tensor tanh(const Tensor& a) { return unary_op(UnaryOp::tanh, a); }
 Tensor relu(const Tensor& a) { return unary_op(UnaryOp::relu, a); }
+Tensor log_softplus(const Tensor& a) { return unary_op(UnaryOp::log_softplus, a); }
 
 }  // namespace r2g2

@@ -5,7 +5,7 @@
 
 namespace r2g2::kernels {
 
-enum class UnaryOp { neg, exp, log, log1p, sqrt, square, softplus, sigmoid, tanh, relu };
+enum class UnaryOp { neg, exp, log, log1p, sqrt, square, softplus, sigmoid, tanh, relu, log_softplus };
 enum class BinaryOp { add, sub, mul, div };
 
 constexpr int kMaxDims = 8;

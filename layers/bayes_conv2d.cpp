@@ -60,7 +60,7 @@ Tensor BayesConv2d::forward(const Tensor& x, Generator& gen) {
   return {};
 }
 
-Tensor BayesConv2d::kl() const { return kl_to_zero_mean_gaussian(mu, sigma(), prior_sigma_); }
+Tensor BayesConv2d::kl() const { return kl_to_zero_mean_gaussian_rho(mu, rho, sigma(), prior_sigma_); }
 
 std::string BayesConv2d::describe() const {
   std::string s =

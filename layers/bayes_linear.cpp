@@ -69,8 +69,8 @@ Tensor BayesLinear::forward_with(const Tensor& x, Generator& gen, const Tensor& 
 Tensor BayesLinear::kl() const { return kl_with(sigma(), bias_sigma()); }
 
 Tensor BayesLinear::kl_with(const Tensor& s, const Tensor& bs) const {
-  Tensor k = kl_to_zero_mean_gaussian(mu, s, prior_sigma_);
-  if (bias_rho.defined()) k = add(k, kl_to_zero_mean_gaussian(bias_mu, bs, prior_sigma_));
+  Tensor k = kl_to_zero_mean_gaussian_rho(mu, rho, s, prior_sigma_);
+  if (bias_rho.defined()) k = add(k, kl_to_zero_mean_gaussian_rho(bias_mu, bias_rho, bs, prior_sigma_));
   return k;
 }
 

@@ -38,7 +38,8 @@ void BayesianModule::set_eval_mode(BayesMode m) {
   eval_mode_ = m;
 }
 
-Tensor kl_to_zero_mean_gaussian(const Tensor& mu, const Tensor& sigma, double prior_sigma) {
+namespace {
+Tensor kl_with_log_sigma(const Tensor& mu, const Tensor& sigma, const Tensor& log_sigma, double prior_sigma) {
   R2G2_CHECK(prior_sigma > 0 && std::isfinite(prior_sigma),
              "KL: the prior standard deviation must be > 0, got ", prior_sigma);
   R2G2_CHECK(mu.shape() == sigma.shape(), "KL: mu ", shape_str(mu.shape()), " and sigma ",
@@ -47,7 +48,19 @@ Tensor kl_to_zero_mean_gaussian(const Tensor& mu, const Tensor& sigma, double pr
   const double n = static_cast<double>(mu.numel());
   // sum(-log sigma) + sum(sigma^2 + mu^2) / (2 p^2) + n (log p - 1/2)
   Tensor quad = mul(add(sum(square(sigma)), sum(square(mu))), inv_2p2);
-  return add(sub(quad, sum(log(sigma))), n * (std::log(prior_sigma) - 0.5));
+  return add(sub(quad, sum(log_sigma)), n * (std::log(prior_sigma) - 0.5));
+}
+}  // namespace
+
+Tensor kl_to_zero_mean_gaussian(const Tensor& mu, const Tensor& sigma, double prior_sigma) {
+  return kl_with_log_sigma(mu, sigma, log(sigma), prior_sigma);
+}
+
+Tensor kl_to_zero_mean_gaussian_rho(const Tensor& mu, const Tensor& rho, const Tensor& sigma,
+                                    double prior_sigma) {
+  R2G2_CHECK(rho.shape() == sigma.shape(), "KL: rho ", shape_str(rho.shape()), " and sigma ",
+             shape_str(sigma.shape()), " differ in shape");
+  return kl_with_log_sigma(mu, sigma, log_softplus(rho), prior_sigma);
 }
 
 }  // namespace r2g2

@@ -45,5 +45,10 @@ class BayesianModule : public Module {
 //   sum log(prior_sigma / sigma) + (sigma^2 + mu^2) / (2 prior_sigma^2) - 1/2.
 // prior_sigma must be > 0 (checked). Recorded on the tape (gradients to mu and sigma).
 Tensor kl_to_zero_mean_gaussian(const Tensor& mu, const Tensor& sigma, double prior_sigma);
+// The same for sigma = softplus(rho), with log sigma taken as log_softplus(rho): finite, with
+// the right gradient, where sigma underflows to 0 (float32 rho < -104). `sigma` is the
+// caller's softplus(rho), shared with its forward pass.
+Tensor kl_to_zero_mean_gaussian_rho(const Tensor& mu, const Tensor& rho, const Tensor& sigma,
+                                    double prior_sigma);
 
 }  // namespace r2g2

@@ -7,7 +7,7 @@
 namespace r2g2 {
 
 BayesMLP::BayesMLP(const BayesMLPConfig& config)
-    : config_(config), train_gen_(config.seed + 1), eval_gen_(config.seed + 2) {
+    : config_(config), train_gen_(derive_seed(config.seed, 1)), eval_gen_(derive_seed(config.seed, 2)) {
   R2G2_CHECK(config.sizes.size() >= 2, "BayesMLP: sizes needs at least an input and an output size, got ",
              config.sizes.size(), " numbers");
   for (int64_t s : config.sizes) R2G2_CHECK(s > 0, "BayesMLP: every size must be positive, got ", s);
@@ -25,7 +25,7 @@ BayesMLP::BayesMLP(const BayesMLPConfig& config)
     o.rho_init_std = config.rho_init_std;
     o.estimator = current_;
     o.estimator_options = config.estimator_options;
-    o.seed = config.seed * 1000 + 10 * l;  // distinct streams per layer (mu: +0, rho: +1)
+    o.seed = derive_seed(config.seed, 1000 + l);  // per layer (mu: this stream, rho: + 1)
     o.dtype = config.dtype;
     layers_.push_back(std::make_unique<BayesLinear>(config.sizes[l], config.sizes[l + 1], o));
     register_module("fc" + std::to_string(l + 1), layers_.back().get());

@@ -36,7 +36,7 @@ struct BayesMLPConfig {
   int64_t train_size = 60000;
   double kl_weight = 1.0;  // multiplies the KL term (1 = the ELBO)
   AdamOptions adam{1e-4};  // the paper's lr
-  uint64_t seed = 0;       // initialisation (seed), training noise (seed + 1), evaluation noise (seed + 2)
+  uint64_t seed = 0;  // initialisation, training and evaluation noise use derive_seed(seed, ...) streams
   DType dtype = DType::f32;
 };
 

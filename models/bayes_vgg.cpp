@@ -8,7 +8,10 @@
 namespace r2g2 {
 
 BayesVGG::BayesVGG(const BayesVGGConfig& config)
-    : config_(config), estimator_(config.estimator), train_gen_(config.seed + 1), eval_gen_(config.seed + 2) {
+    : config_(config),
+      estimator_(config.estimator),
+      train_gen_(derive_seed(config.seed, 1)),
+      eval_gen_(derive_seed(config.seed, 2)) {
   R2G2_CHECK(config.in_channels > 0 && config.image_size > 0 && config.classes > 0,
              "BayesVGG: in_channels, image_size and classes must be positive, got ", config.in_channels, ", ",
              config.image_size, ", ", config.classes);
@@ -38,7 +41,7 @@ BayesVGG::BayesVGG(const BayesVGGConfig& config)
     o.rho_init_std = config.rho_init_std;
     o.estimator = static_cast<int>(index) < config.rt_conv_layers ? config.lower_estimator : config.estimator;
     o.estimator_options = config.estimator_options;
-    o.seed = config.seed * 1000 + 10 * index;  // distinct streams per layer (mu: +0, rho: +1)
+    o.seed = derive_seed(config.seed, 1000 + index);  // per layer (mu: this stream, rho: + 1)
     o.dtype = config.dtype;
     convs_.push_back(std::make_unique<BayesConv2d>(channels, width, 3, o));
     pool_after_.push_back(false);
@@ -57,7 +60,7 @@ BayesVGG::BayesVGG(const BayesVGGConfig& config)
     o.rho_init_std = config.rho_init_std;
     o.estimator = config.linear_estimator;
     o.estimator_options = config.estimator_options;
-    o.seed = config.seed * 1000 + 500 + 10 * l;
+    o.seed = derive_seed(config.seed, 2000 + l);
     o.dtype = config.dtype;
     linears_.push_back(std::make_unique<BayesLinear>(sizes[l], sizes[l + 1], o));
     register_module("fc" + std::to_string(l + 1), linears_.back().get());

@@ -47,7 +47,7 @@ struct BayesVGGConfig {
   int64_t train_size = 50000;  // N of the mini-batch ELBO (see BayesMLPConfig)
   double kl_weight = 1.0;
   AdamOptions adam{1e-4};  // the paper's lr
-  uint64_t seed = 0;       // initialisation (seed), training noise (seed + 1), evaluation noise (seed + 2)
+  uint64_t seed = 0;  // initialisation, training and evaluation noise use derive_seed(seed, ...) streams
   DType dtype = DType::f32;
 };
 

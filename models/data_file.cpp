@@ -126,7 +126,9 @@ void write_bytes(const std::string& path, const std::vector<std::span<const uint
   } else {
     std::FILE* f = std::fopen(tmp.c_str(), "wb");
     R2G2_CHECK(f != nullptr, tmp, ": cannot open for writing");
-    for (auto part : parts) ok = ok && std::fwrite(part.data(), 1, part.size(), f) == part.size();
+    // An empty part may have a null data(); fwrite must not see it.
+    for (auto part : parts)
+      ok = ok && (part.empty() || std::fwrite(part.data(), 1, part.size(), f) == part.size());
     ok = std::fclose(f) == 0 && ok;
   }
   std::error_code ec;

@@ -17,7 +17,7 @@ struct ClassifierTrainOptions {
   uint64_t seed = 0;
   // Called after every `log_every` steps with (step, mean loss since the last call).
   int64_t log_every = 0;
-  std::function<void(int64_t, double)> on_log;
+  std::function<void(int64_t, double)> on_log = nullptr;
 };
 
 struct ClassifierTrainResult {

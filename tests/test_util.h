@@ -82,7 +82,6 @@ inline double gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>&
 }
 
 // The message of the r2g2::Error that f throws, or "(no error)" if it throws none.
-// (A template: tests/gpu/gpu_test_util.h still declares a std::function overload.)
 template <class F>
 std::string error_of(const F& f) {
   try {

@@ -29,7 +29,8 @@ double median_seconds(const std::function<void()>& fn, double budget = 0.5) {
   fn();  // warm-up: page in buffers, spin up BLAS threads
   std::vector<double> times;
   auto start = Clock::now();
-  while (times.size() < 3 || (std::chrono::duration<double>(Clock::now() - start).count() < budget && times.size() < 200)) {
+  while (times.size() < 3 ||
+         (std::chrono::duration<double>(Clock::now() - start).count() < budget && times.size() < 200)) {
     auto t0 = Clock::now();
     fn();
     times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
@@ -44,13 +45,15 @@ void bench_gemm(int64_t m, int64_t n, int64_t k) {
   for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>((i * 104729 % 1000) / 1000.0 - 0.5);
   double flops = 2.0 * m * n * k;
   double t_hand = median_seconds([&] {
-    r2g2::kernels::cpu::gemm_blocked<float>(false, false, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f, c.data(), n);
+    r2g2::kernels::cpu::gemm_blocked<float>(false, false, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f,
+                                            c.data(), n);
   });
   std::printf("  sgemm %4ldx%4ldx%4ld  hand-written blocked: %8.2f GFLOP/s", static_cast<long>(m),
               static_cast<long>(k), static_cast<long>(n), flops / t_hand * 1e-9);
 #if R2G2_WITH_BLAS
   double t_blas = median_seconds([&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f, c.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f,
+                c.data(), n);
   });
   std::printf("   OpenBLAS: %8.2f GFLOP/s   ratio %.2f\n", flops / t_blas * 1e-9, t_blas / t_hand);
 #else
@@ -67,14 +70,18 @@ void bench_mlp_step(int64_t batch) {
   std::vector<int32_t> labels_host(batch);
   for (int64_t i = 0; i < batch; ++i) labels_host[i] = static_cast<int32_t>(i % 10);
   Tensor labels = Tensor::from_vector(labels_host, {batch});
-  double t = median_seconds([&] {
-    Tensor loss = cross_entropy(model.forward(x), labels);
-    opt.zero_grad();
-    backward(loss);
-    opt.step();
-  }, 2.0);
-  std::printf("  MLP 784-1024-1024-10 training step (forward, loss, backward, Adam), batch %ld: %.2f ms"
-              " (%.1f steps/s)\n", static_cast<long>(batch), t * 1e3, 1.0 / t);
+  double t = median_seconds(
+      [&] {
+        Tensor loss = cross_entropy(model.forward(x), labels);
+        opt.zero_grad();
+        backward(loss);
+        opt.step();
+      },
+      2.0);
+  std::printf(
+      "  MLP 784-1024-1024-10 training step (forward, loss, backward, Adam), batch %ld: %.2f ms"
+      " (%.1f steps/s)\n",
+      static_cast<long>(batch), t * 1e3, 1.0 / t);
 }
 
 int run_cpu() {
@@ -106,11 +113,12 @@ int run_bench(const std::vector<std::string>& words) {
 
 }  // namespace
 
-R2G2_COMMAND("bench", "benchmarks: cpu (matmul, MLP step), kernels (CUDA lab), estimators",
-             "usage: r2g2 bench [cpu|kernels|estimators] [options]\n\n"
-             "  cpu         GFLOP/s of the hand-written CPU matmul beside OpenBLAS sgemm at 128x784x1024 and\n"
-             "              1024^3, and one training step of the MLP 784-1024-1024-10 at batch 128\n"
-             "  kernels     the CUDA kernel lab (validate against the CPU reference, then time)\n"
-             "  estimators  steps/s of each gradient estimator on the Bayesian MLP\n"
-             "Build with the release preset for meaningful figures.",
-             run_bench);
+R2G2_COMMAND(
+    "bench", "benchmarks: cpu (matmul, MLP step), kernels (CUDA lab), estimators",
+    "usage: r2g2 bench [cpu|kernels|estimators] [options]\n\n"
+    "  cpu         GFLOP/s of the hand-written CPU matmul beside OpenBLAS sgemm at 128x784x1024 and\n"
+    "              1024^3, and one training step of the MLP 784-1024-1024-10 at batch 128\n"
+    "  kernels     the CUDA kernel lab (validate against the CPU reference, then time)\n"
+    "  estimators  steps/s of each gradient estimator on the Bayesian MLP\n"
+    "Build with the release preset for meaningful figures.",
+    run_bench);

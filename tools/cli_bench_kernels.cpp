@@ -88,7 +88,8 @@ const UnaryCase kUnary[] = {{UnaryOp::neg, "neg", -3, 3},
                             {UnaryOp::softplus, "softplus", -12, 12},
                             {UnaryOp::sigmoid, "sigmoid", -8, 8},
                             {UnaryOp::tanh, "tanh", -4, 4},
-                            {UnaryOp::relu, "relu", -3, 3}};
+                            {UnaryOp::relu, "relu", -3, 3},
+                            {UnaryOp::log_softplus, "log_softplus", -30, 8}};
 
 template <class T>
 void bench_unary(Lab& lab, const UnaryCase& c, const std::vector<int64_t>& ns) {

@@ -33,8 +33,12 @@ Row train_one(const std::string& schedule, const BayesMLPConfig& base, const dat
   cfg.schedule = schedule;
   BayesMLP model(cfg);
   model.to(device);
-  data::BatchLoader loader(train, {.batch_size = batch, .shuffle = true, .seed = cfg.seed, .drop_last = true,
-                                   .flatten = true, .device = device});
+  data::BatchLoader loader(train, {.batch_size = batch,
+                                   .shuffle = true,
+                                   .seed = cfg.seed,
+                                   .drop_last = true,
+                                   .flatten = true,
+                                   .device = device});
   Row row;
   row.estimator = schedule;
   double window = 0;
@@ -94,33 +98,37 @@ int run_compare(const std::vector<std::string>& words) {
   R2G2_CHECK(!estimators.empty(), "--estimators is empty");
   for (const auto& e : estimators) EstimatorSchedule check(e);  // reject a bad name before any training
 
-  std::printf("Bayesian MLP %s on %s (%lld training examples), batch %lld, %lld steps per estimator, Adam lr %g, "
-              "device %s\n",
-              shape_str(cfg.sizes).c_str(), train.name.c_str(), (long long)train.size(), (long long)batch,
-              (long long)steps, cfg.adam.lr, device.str().c_str());
+  std::printf(
+      "Bayesian MLP %s on %s (%lld training examples), batch %lld, %lld steps per estimator, Adam lr %g, "
+      "device %s\n",
+      shape_str(cfg.sizes).c_str(), train.name.c_str(), (long long)train.size(), (long long)batch,
+      (long long)steps, cfg.adam.lr, device.str().c_str());
   std::vector<Row> rows;
   for (const auto& e : estimators)
-    rows.push_back(train_one(e, cfg, train, test, device, steps, batch, samples, args.get_int("log-every", 250)));
+    rows.push_back(
+        train_one(e, cfg, train, test, device, steps, batch, samples, args.get_int("log-every", 250)));
 
-  std::printf("\n%-12s %7s %9s %10s %9s %10s %8s\n", "estimator", "steps", "steps/s", "train loss", "test acc",
-              "test LL", "ECE");
+  std::printf("\n%-12s %7s %9s %10s %9s %10s %8s\n", "estimator", "steps", "steps/s", "train loss",
+              "test acc", "test LL", "ECE");
   for (const Row& r : rows)
     std::printf("%-12s %7lld %9.2f %10.4f %8.2f%% %10.4f %8.4f\n", r.estimator.c_str(), (long long)r.steps,
                 r.steps / r.train_seconds, r.final_loss, 100.0 * r.eval.accuracy, r.eval.test_ll, r.eval.ece);
-  std::printf("(test figures: Monte-Carlo predictive over %d weight samples, %lld test examples; ECE with 15 "
-              "bins)\n",
-              samples, (long long)test.size());
+  std::printf(
+      "(test figures: Monte-Carlo predictive over %d weight samples, %lld test examples; ECE with 15 "
+      "bins)\n",
+      samples, (long long)test.size());
   return 0;
 }
 
 }  // namespace
 
-R2G2_COMMAND("compare", "train the Bayesian MLP with several estimators and compare them (the main job)",
-             "usage: r2g2 compare [--estimators rt,lrt,r2g2] [--steps 1500] [--batch 80] [--lr 1e-3]\n"
-             "                    [--hidden 1024,1024] [--data fashion-mnist] [--data-dir DIR] [--samples 10]\n"
-             "                    [--train-size N] [--seed 1] [--device auto|cpu|cuda] [--log-every 250]\n\n"
-             "Trains the Bayesian MLP (784-1024-1024-10, ReLU, mini-batch ELBO with the likelihood scaled by N/B)\n"
-             "once per estimator from the same initialisation and batches, then prints test accuracy, test\n"
-             "log-likelihood and expected calibration error of the Monte-Carlo predictive, and steps/s.\n"
-             "An estimator may be a schedule such as r2g2:2000,rt.",
-             run_compare);
+R2G2_COMMAND(
+    "compare", "train the Bayesian MLP with several estimators and compare them (the main job)",
+    "usage: r2g2 compare [--estimators rt,lrt,r2g2] [--steps 1500] [--batch 80] [--lr 1e-3]\n"
+    "                    [--hidden 1024,1024] [--data fashion-mnist] [--data-dir DIR] [--samples 10]\n"
+    "                    [--train-size N] [--seed 1] [--device auto|cpu|cuda] [--log-every 250]\n\n"
+    "Trains the Bayesian MLP (784-1024-1024-10, ReLU, mini-batch ELBO with the likelihood scaled by N/B)\n"
+    "once per estimator from the same initialisation and batches, then prints test accuracy, test\n"
+    "log-likelihood and expected calibration error of the Monte-Carlo predictive, and steps/s.\n"
+    "An estimator may be a schedule such as r2g2:2000,rt.",
+    run_compare);

@@ -11,7 +11,8 @@ namespace {
 int run_info(const std::vector<std::string>& words) {
   r2g2::cli::Args args(words, {});
   namespace cb = r2g2::cuda_backend;
-  std::printf("r2g2 build: CUDA %s, CPU matmul via %s\n", cb::built_with_cuda() ? "compiled in" : "not compiled",
+  std::printf("r2g2 build: CUDA %s, CPU matmul via %s\n",
+              cb::built_with_cuda() ? "compiled in" : "not compiled",
               r2g2::kernels::cpu::gemm_uses_blas() ? "OpenBLAS" : "the hand-written blocked kernel");
   int n = cb::device_count();
   std::printf("cuda devices: %d\n", n);
@@ -21,7 +22,8 @@ int run_info(const std::vector<std::string>& words) {
 
 }  // namespace
 
-R2G2_COMMAND("info", "what this build contains (CUDA, BLAS) and the CUDA devices it can use",
-             "usage: r2g2 info\n\nPrints whether CUDA is compiled in, what runs the CPU matmul, and the number "
-             "of usable CUDA devices (with the reason when there is none).",
-             run_info);
+R2G2_COMMAND(
+    "info", "what this build contains (CUDA, BLAS) and the CUDA devices it can use",
+    "usage: r2g2 info\n\nPrints whether CUDA is compiled in, what runs the CPU matmul, and the number "
+    "of usable CUDA devices (with the reason when there is none).",
+    run_info);

@@ -13,7 +13,8 @@ int run_tape(const std::vector<std::string>& words) {
   cli::Args args(words, {});  // no options: anything given is reported as unknown
   std::cout << "expression:  loss = mean(relu(x W + b) * x2) + sum(square(W))\n"
                "             with x [2, 3], W [3, 2], b [2], x2 = x[:, :2] (x used twice: a diamond)\n\n";
-  Tensor x = Tensor::from_vector(std::vector<double>{1, -2, 3, 0.5, 1, -1}, {2, 3}, DType::f64).requires_grad_();
+  Tensor x =
+      Tensor::from_vector(std::vector<double>{1, -2, 3, 0.5, 1, -1}, {2, 3}, DType::f64).requires_grad_();
   Tensor w = Tensor::from_vector(std::vector<double>{0.1, -0.2, 0.3, 0.4, -0.5, 0.6}, {3, 2}, DType::f64)
                  .requires_grad_();
   Tensor b = Tensor::from_vector(std::vector<double>{0.05, -0.05}, {2}, DType::f64).requires_grad_();
@@ -22,7 +23,8 @@ int run_tape(const std::vector<std::string>& words) {
 
   std::cout << "forward: the tape, in recording order (#n = node, leaf = a parameter or input)\n";
   print_tape(std::cout, loss);
-  std::cout << "\nloss = " << loss.item() << "\n\nbackward: nodes visited in reverse tape order, each with the "
+  std::cout << "\nloss = " << loss.item()
+            << "\n\nbackward: nodes visited in reverse tape order, each with the "
                "gradient dL/d(output) it received\n";
   backward(loss, {.retain_graph = false, .trace = &std::cout});
   auto show = [](const char* name, const Tensor& t) {
@@ -39,8 +41,9 @@ int run_tape(const std::vector<std::string>& words) {
 
 }  // namespace
 
-R2G2_COMMAND("tape", "print the tape of a small expression and the gradients backward produces",
-             "usage: r2g2 tape\n\nRecords a small expression on the tape (a tensor used twice, a matmul, a ReLU, "
-             "a slice),\nprints each node, then runs backward with a trace and prints the gradients of the "
-             "leaves.",
-             run_tape);
+R2G2_COMMAND(
+    "tape", "print the tape of a small expression and the gradients backward produces",
+    "usage: r2g2 tape\n\nRecords a small expression on the tape (a tensor used twice, a matmul, a ReLU, "
+    "a slice),\nprints each node, then runs backward with a trace and prints the gradients of the "
+    "leaves.",
+    run_tape);

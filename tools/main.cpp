@@ -121,7 +121,8 @@ void print_help() {
                "usage: r2g2 COMMAND [options]      r2g2 COMMAND --help\n\ncommands:\n";
   for (auto& [name, cmd] : r2g2::cli::registry()) {
     if (name.rfind("bench-", 0) == 0) continue;  // reached as `r2g2 bench TARGET`
-    std::cout << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') << cmd.summary << "\n";
+    std::cout << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') << cmd.summary
+              << "\n";
   }
 }
 }  // namespace

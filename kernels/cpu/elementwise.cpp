@@ -17,6 +17,17 @@ T sigmoid_of(T x) {
   T e = std::exp(x);
   return e / (T(1) + e);
 }
+// log(softplus(x)) where softplus itself would underflow to 0: below -20, softplus(x) =
+// e^x (1 - e^x / 2 + ...), so log softplus(x) = x - e^x / 2 to double precision.
+template <class T>
+T log_softplus_of(T x) {
+  return x > T(-20) ? std::log(softplus_of(x)) : x - std::exp(x) / T(2);
+}
+// d/dx log softplus(x) = sigmoid(x) / softplus(x), which tends to 1 - e^x / 2 below -20.
+template <class T>
+T log_softplus_grad(T x) {
+  return x > T(-20) ? sigmoid_of(x) / softplus_of(x) : T(1) - std::exp(x) / T(2);
+}
 template <class T>
 T apply(BinaryOp op, T a, T b) {
   switch (op) {
@@ -66,6 +77,9 @@ void unary(UnaryOp op, const T* x, T* y, int64_t n) {
     case UnaryOp::relu:
       for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
       break;
+    case UnaryOp::log_softplus:
+      for (int64_t i = 0; i < n; ++i) y[i] = log_softplus_of(x[i]);
+      break;
   }
 }
 
@@ -101,6 +115,9 @@ void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int6
       break;
     case UnaryOp::relu:
       for (int64_t i = 0; i < n; ++i) gx[i] = x[i] > T(0) ? gy[i] : T(0);
+      break;
+    case UnaryOp::log_softplus:
+      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * log_softplus_grad(x[i]);
       break;
   }
 }

@@ -19,4 +19,15 @@ __device__ __forceinline__ T sigmoid_of(T x) {
   return e / (T(1) + e);
 }
 
+// log(softplus(x)), finite where softplus underflows (the CPU reference's form).
+template <class T>
+__device__ __forceinline__ T log_softplus_of(T x) {
+  return x > T(-20) ? log(softplus_of(x)) : x - exp(x) / T(2);
+}
+
+template <class T>
+__device__ __forceinline__ T log_softplus_grad(T x) {
+  return x > T(-20) ? sigmoid_of(x) / softplus_of(x) : T(1) - exp(x) / T(2);
+}
+
 }  // namespace r2g2::kernels::cuda

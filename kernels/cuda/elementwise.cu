@@ -24,6 +24,7 @@ __device__ __forceinline__ T unary_of(T x) {
   if constexpr (OP == UnaryOp::sigmoid) return sigmoid_of(x);
   if constexpr (OP == UnaryOp::tanh) return tanh(x);
   if constexpr (OP == UnaryOp::relu) return x > T(0) ? x : T(0);
+  if constexpr (OP == UnaryOp::log_softplus) return log_softplus_of(x);
 }
 
 // gx = gy * f'(x), with y = f(x) reused as the CPU reference does.
@@ -39,6 +40,7 @@ __device__ __forceinline__ T unary_grad_of(T x, T y, T gy) {
   if constexpr (OP == UnaryOp::sigmoid) return gy * y * (T(1) - y);
   if constexpr (OP == UnaryOp::tanh) return gy * (T(1) - y * y);
   if constexpr (OP == UnaryOp::relu) return x > T(0) ? gy : T(0);
+  if constexpr (OP == UnaryOp::log_softplus) return gy * log_softplus_grad(x);
 }
 
 template <BinaryOp OP, class T>
@@ -61,7 +63,7 @@ __global__ void unary_backward_kernel(const T* __restrict__ x, const T* __restri
   for (int64_t i = global_thread(); i < n; i += grid_threads()) {
     T xi = T(0), yi = T(0);
     if constexpr (OP == UnaryOp::log || OP == UnaryOp::log1p || OP == UnaryOp::square ||
-                  OP == UnaryOp::softplus || OP == UnaryOp::relu)
+                  OP == UnaryOp::softplus || OP == UnaryOp::relu || OP == UnaryOp::log_softplus)
       xi = x[i];
     if constexpr (OP == UnaryOp::exp || OP == UnaryOp::sqrt || OP == UnaryOp::sigmoid || OP == UnaryOp::tanh)
       yi = y[i];
@@ -171,6 +173,8 @@ void with_unary(UnaryOp op, F&& f) {
       return f(std::integral_constant<UnaryOp, UnaryOp::tanh>{});
     case UnaryOp::relu:
       return f(std::integral_constant<UnaryOp, UnaryOp::relu>{});
+    case UnaryOp::log_softplus:
+      return f(std::integral_constant<UnaryOp, UnaryOp::log_softplus>{});
   }
   throw Error("unary: unknown op " + std::to_string(static_cast<int>(op)));
 }

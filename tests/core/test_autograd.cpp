@@ -238,3 +238,19 @@ TEST_CASE("backward frees saved tensors unless the graph is retained") {
   CHECK_FALSE(y.grad_fn()->backward);
   CHECK(y.grad_fn()->released);
 }
+
+TEST_CASE("backward frees intermediate buffers while the loss is still alive") {
+  Tensor x = uniform({3, 4}, 5).requires_grad_();
+  std::weak_ptr<Storage> intermediate;
+  Tensor loss;
+  {
+    Tensor y = exp(x);  // saved by exp's own node (as output) and by mul (as both operands)
+    intermediate = y.impl().storage;
+    loss = sum(mul(y, y));
+  }
+  CHECK_FALSE(intermediate.expired());  // the graph holds it until backward has used it
+  backward(loss);
+  CHECK(intermediate.expired());  // released as backward walked past, although `loss` lives on
+  CHECK(closeness(x.grad(), mul(exp(x.detach()), exp(x.detach())) * 2.0, 1e-12, 1e-12) <= 1);
+  CHECK_THROWS_AS(backward(loss), Error);  // the graph is gone: a second pass says so
+}

@@ -170,7 +170,7 @@ TEST_CASE("unary ops: gradients away from kinks") {
     CAPTURE(shape_str(s));
     Tensor any = uniform(s, 3, -2, 2);
     Tensor positive = uniform(s, 4, 0.2, 2.0);
-    for (Unary op : std::initializer_list<Unary>{neg, exp, square, softplus, sigmoid, tanh})
+    for (Unary op : std::initializer_list<Unary>{neg, exp, square, softplus, sigmoid, tanh, log_softplus})
       CHECK(gradcheck([op](const std::vector<Tensor>& v) { return op(v[0]); }, {any.clone()}) <= 1);
     for (Unary op : std::initializer_list<Unary>{log, sqrt})
       CHECK(gradcheck([op](const std::vector<Tensor>& v) { return op(v[0]); }, {positive.clone()}) <= 1);
@@ -202,6 +202,23 @@ TEST_CASE("unary ops: non-contiguous inputs (transposed, sliced)") {
   CHECK(
       gradcheck([](const std::vector<Tensor>& v) { return mul(slice(v[0], 1, 1, 3), transpose(v[1], 0, 1)); },
                 {uniform({2, 4}, 11), uniform({2, 2}, 12)}) <= 1);
+}
+
+TEST_CASE("log_softplus: equals log(softplus) where that is finite, and stays finite beyond") {
+  Tensor x = Tensor::from_vector(std::vector<double>{-30, -20.5, -19.5, -1, 0, 3, 40}, {7}, DType::f64);
+  CHECK(closeness(log_softplus(x), log(softplus(x)), 1e-14, 0) <= 1);
+  // Both branches of the piecewise form, and the switch at -20, against finite differences.
+  CHECK(gradcheck([](const std::vector<Tensor>& v) { return log_softplus(v[0]); }, {x.clone()}) <= 1);
+  for (DType dt : {DType::f32, DType::f64}) {
+    CAPTURE(std::string(dtype_name(dt)));
+    // softplus(-800) is 0 in both dtypes: log(softplus) would be -inf with a NaN gradient.
+    Tensor rho = Tensor::from_vector(std::vector<double>{-800, -1000}, {2}, dt).requires_grad_();
+    REQUIRE(softplus(rho.detach()).to_vector()[0] == 0.0);
+    Tensor y = log_softplus(rho);
+    CHECK(y.to_vector() == std::vector<double>{-800, -1000});
+    backward(sum(y));
+    CHECK(rho.grad().to_vector() == std::vector<double>{1, 1});
+  }
 }
 
 TEST_CASE("softplus, sigmoid and tanh at |x| = 50 and beyond: finite values and gradients") {

@@ -23,19 +23,6 @@
 
 namespace r2g2::test {
 
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // True under compute-sanitizer (tools/gpu-check.sh sets it): cases shrink their largest sizes.
 inline bool under_sanitizer() {
   const char* v = std::getenv("R2G2_UNDER_SANITIZER");

@@ -75,6 +75,7 @@ std::vector<OpCase> unary_cases() {
       {"sqrt", r2g2::sqrt, 0.1, 4},
       {"square", r2g2::square, -2, 2},
       {"softplus", r2g2::softplus, -20, 20},
+      {"log_softplus", r2g2::log_softplus, -40, 20},
       {"sigmoid", r2g2::sigmoid, -20, 20},
       {"tanh", r2g2::tanh, -5, 5},
       {"relu", r2g2::relu, -1, 1},

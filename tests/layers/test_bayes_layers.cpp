@@ -51,6 +51,19 @@ TEST_CASE("BayesLinear KL sums weights and bias with sigma = softplus(rho)") {
   CHECK(det.parameters().size() == 3);
 }
 
+TEST_CASE("BayesLinear KL gradient stays finite when sigma underflows to 0 in float32") {
+  BayesLinearOptions o;
+  o.rho_init = -200.0;  // softplus(-200) == 0 in float32: log(sigma) alone would give -inf and NaN
+  BayesLinear layer(3, 2, o);
+  REQUIRE(layer.sigma().to_vector()[0] == 0.0);
+  Tensor kl = layer.kl();
+  CHECK(std::isfinite(kl.item()));
+  backward(kl);
+  // d/drho [-log softplus(rho)] -> -1, and the sigma^2 term contributes 0.
+  for (double g : layer.rho.grad().to_vector()) CHECK(g == doctest::Approx(-1.0));
+  for (double g : layer.bias_rho.grad().to_vector()) CHECK(g == doctest::Approx(-1.0));
+}
+
 TEST_CASE("BayesLinear configuration errors are clear") {
   BayesLinearOptions o;
   o.prior_sigma = 0.0;
