@@ -18,7 +18,7 @@ Device parse_device(const std::string& spec) {
     if (cuda_available()) return Device::cuda(0);
     static bool said = false;
     if (!said) {
-      std::cerr << "r2g2: no usable CUDA device (" << cuda_backend::unavailable_reason()
+      std::cerr << "r2g2: --device auto: CUDA cannot be used here (" << cuda_backend::unavailable_reason()
                 << "); running on the CPU\n";
       said = true;
     }

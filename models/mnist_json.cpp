@@ -261,7 +261,7 @@ LabeledBytes read_mnist_json(const std::string& path) {
   std::string missing;
   for (int d = 0; d < 10; ++d)
     if (!fs::is_regular_file(dir / (std::to_string(d) + ".json"), ec))
-      missing += " " + std::to_string(d) + ".json";
+      missing.append(" ").append(std::to_string(d)).append(".json");
   R2G2_CHECK(missing.empty(), dir.string(), ": missing digit files:", missing);
   for (int d = 0; d < 10; ++d) append_file(dir / (std::to_string(d) + ".json"), d, out);
   return out;

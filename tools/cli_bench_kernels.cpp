@@ -60,7 +60,10 @@ using kernels::UnaryOp;
 std::string n_str(int64_t n) { return "n=" + std::to_string(n); }
 std::string dims(std::initializer_list<int64_t> d) {
   std::string s;
-  for (int64_t v : d) s += (s.empty() ? "" : "x") + std::to_string(v);
+  for (int64_t v : d) {
+    if (!s.empty()) s += 'x';
+    s += std::to_string(v);
+  }
   return s;
 }
 

@@ -22,7 +22,8 @@ struct Row {
   std::string estimator;
   int64_t steps = 0;
   double train_seconds = 0;
-  double final_loss = 0;
+  double nll = 0;             // the two terms of the per-example negative ELBO, averaged over
+  double kl_per_example = 0;  // the last logging window
   BayesEvalStats eval;
 };
 
@@ -41,8 +42,14 @@ Row train_one(const std::string& schedule, const BayesMLPConfig& base, const dat
                                    .device = device});
   Row row;
   row.estimator = schedule;
-  double window = 0;
+  double window_nll = 0, window_kl = 0;
   int64_t in_window = 0;
+  auto close_window = [&] {
+    row.nll = window_nll / static_cast<double>(in_window);
+    row.kl_per_example = window_kl / static_cast<double>(in_window);
+    window_nll = window_kl = 0;
+    in_window = 0;
+  };
   auto start = std::chrono::steady_clock::now();
   for (uint64_t epoch = 0; row.steps < steps; ++epoch) {
     for (const data::Batch& b : loader.epoch(epoch)) {
@@ -51,20 +58,19 @@ Row train_one(const std::string& schedule, const BayesMLPConfig& base, const dat
       R2G2_CHECK(std::isfinite(s.loss), "training with ", schedule, " diverged at step ", s.step, " (loss ",
                  s.loss, ")");
       ++row.steps;
-      window += s.loss;
+      window_nll += s.nll;
+      window_kl += s.kl / static_cast<double>(cfg.train_size);
       ++in_window;
       if (log_every > 0 && row.steps % log_every == 0) {
-        std::printf("  %-10s step %6lld  loss %.4f  (%s)\n", schedule.c_str(), (long long)row.steps,
-                    window / in_window, s.estimator.c_str());
+        close_window();
+        std::printf("  %-10s step %6lld  NLL %.4f  KL/N %.3f  (%s)\n", schedule.c_str(), (long long)row.steps,
+                    row.nll, row.kl_per_example, s.estimator.c_str());
         std::fflush(stdout);
-        row.final_loss = window / in_window;
-        window = 0;
-        in_window = 0;
       }
     }
   }
   row.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (in_window > 0) row.final_loss = window / in_window;
+  if (in_window > 0) close_window();
   row.eval = model.evaluate(test, samples);
   return row;
 }
@@ -108,14 +114,15 @@ int run_compare(const std::vector<std::string>& words) {
     rows.push_back(
         train_one(e, cfg, train, test, device, steps, batch, samples, args.get_int("log-every", 250)));
 
-  std::printf("\n%-12s %7s %9s %10s %9s %10s %8s\n", "estimator", "steps", "steps/s", "train loss",
+  std::printf("\n%-12s %7s %9s %10s %9s %9s %10s %8s\n", "estimator", "steps", "steps/s", "train NLL", "KL/N",
               "test acc", "test LL", "ECE");
   for (const Row& r : rows)
-    std::printf("%-12s %7lld %9.2f %10.4f %8.2f%% %10.4f %8.4f\n", r.estimator.c_str(), (long long)r.steps,
-                r.steps / r.train_seconds, r.final_loss, 100.0 * r.eval.accuracy, r.eval.test_ll, r.eval.ece);
+    std::printf("%-12s %7lld %9.2f %10.4f %9.3f %8.2f%% %10.4f %8.4f\n", r.estimator.c_str(),
+                (long long)r.steps, r.steps / r.train_seconds, r.nll, r.kl_per_example,
+                100.0 * r.eval.accuracy, r.eval.test_ll, r.eval.ece);
   std::printf(
-      "(test figures: Monte-Carlo predictive over %d weight samples, %lld test examples; ECE with 15 "
-      "bins)\n",
+      "(train NLL, KL/N: the terms of the per-example negative ELBO over the last logging window;\n"
+      " test: Monte-Carlo predictive over %d weight samples, %lld examples; ECE with 15 bins)\n",
       samples, (long long)test.size());
   return 0;
 }
