@@ -78,6 +78,9 @@ Row train_one(const std::string& schedule, const BayesMLPConfig& base, const dat
 int run_compare(const std::vector<std::string>& words) {
   cli::Args args(words, {"estimators", "data", "data-dir", "steps", "batch", "lr", "hidden", "seed", "device",
                          "samples", "train-size", "log-every"});
+  auto estimators = cli::split_list(args.get("estimators", "rt,lrt,r2g2"));
+  R2G2_CHECK(!estimators.empty(), "--estimators is empty");
+  for (const auto& e : estimators) EstimatorSchedule check(e);  // reject a bad name before reading data
   Device device = parse_device(args.get("device", "auto"));
   std::string data_name = args.get("data", "fashion-mnist");
   auto train = data::load_dataset(data_name, args.get("data-dir", ""), "train").flattened();
@@ -100,9 +103,6 @@ int run_compare(const std::vector<std::string>& words) {
   R2G2_CHECK(batch > 0 && batch <= train.size(), "--batch must be in [1, ", train.size(), "]");
   R2G2_CHECK(cfg.adam.lr > 0, "--lr must be positive");
   R2G2_CHECK(samples >= 0, "--samples must be >= 0");
-  auto estimators = cli::split_list(args.get("estimators", "rt,lrt,r2g2"));
-  R2G2_CHECK(!estimators.empty(), "--estimators is empty");
-  for (const auto& e : estimators) EstimatorSchedule check(e);  // reject a bad name before any training
 
   std::printf(
       "Bayesian MLP %s on %s (%lld training examples), batch %lld, %lld steps per estimator, Adam lr %g, "
