@@ -26,4 +26,11 @@ struct ConvGeom {
   int out_h = 0, out_w = 0;
 };
 
+// The geometry of one c x h x w image under a kh x kw window (sizes assumed valid: core/
+// checks them with conv_out_size before calling a kernel).
+inline ConvGeom make_conv_geom(int c, int h, int w, int kh, int kw, int stride, int pad) {
+  return ConvGeom{
+      c, h, w, kh, kw, stride, pad, (h + 2 * pad - kh) / stride + 1, (w + 2 * pad - kw) / stride + 1};
+}
+
 }  // namespace r2g2::kernels

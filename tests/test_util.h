@@ -98,17 +98,7 @@ inline bool contains(std::string_view text, std::string_view part) {
 
 // The geometry of one c x h x w image under a kh x kw convolution (im2col / col2im).
 inline kernels::ConvGeom conv_geom(int c, int h, int w, int kh, int kw, int stride, int pad) {
-  kernels::ConvGeom g;
-  g.channels = c;
-  g.height = h;
-  g.width = w;
-  g.kernel_h = kh;
-  g.kernel_w = kw;
-  g.stride = stride;
-  g.padding = pad;
-  g.out_h = (h + 2 * pad - kh) / stride + 1;
-  g.out_w = (w + 2 * pad - kw) / stride + 1;
-  return g;
+  return kernels::make_conv_geom(c, h, w, kh, kw, stride, pad);
 }
 
 }  // namespace r2g2::test

@@ -396,17 +396,7 @@ void bench_adam(Lab& lab, const std::vector<int64_t>& ns) {
 // ---- im2col / col2im / max-pooling, with the block-size sweep ---------------------------
 
 ConvGeom conv_geom(int c, int h, int w, int k, int stride, int pad) {
-  ConvGeom g;
-  g.channels = c;
-  g.height = h;
-  g.width = w;
-  g.kernel_h = k;
-  g.kernel_w = k;
-  g.stride = stride;
-  g.padding = pad;
-  g.out_h = (h + 2 * pad - k) / stride + 1;
-  g.out_w = (w + 2 * pad - k) / stride + 1;
-  return g;
+  return kernels::make_conv_geom(c, h, w, k, k, stride, pad);
 }
 
 const int kBlockSweep[] = {64, 128, 256, 512, 1024};
