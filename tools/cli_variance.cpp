@@ -11,6 +11,7 @@
 #include "core/autograd.h"
 #include "core/device.h"
 #include "core/ops.h"
+#include "estimators/moments.h"
 #include "models/bayes_mlp.h"
 #include "models/datasets.h"
 #include "tools/cli.h"
@@ -65,34 +66,6 @@ Batch load_batch(const std::string& data, const std::string& dir, int64_t batch,
   b.name = d.name;
   return b;
 }
-
-// Running per-coordinate mean and variance of one parameter's gradient (Welford, float64).
-struct Moments {
-  int64_t n = 0;
-  std::vector<double> mean, m2;
-  void add(const std::vector<double>& v) {
-    if (mean.empty()) {
-      mean.assign(v.size(), 0.0);
-      m2.assign(v.size(), 0.0);
-    }
-    ++n;
-    for (size_t i = 0; i < v.size(); ++i) {
-      const double d = v[i] - mean[i];
-      mean[i] += d / static_cast<double>(n);
-      m2[i] += d * (v[i] - mean[i]);
-    }
-  }
-  double mean_abs() const {
-    double s = 0;
-    for (double m : mean) s += std::abs(m);
-    return mean.empty() ? 0 : s / static_cast<double>(mean.size());
-  }
-  double mean_var() const {
-    double s = 0;
-    for (double m : m2) s += m / static_cast<double>(n - 1);
-    return mean.empty() || n < 2 ? 0 : s / static_cast<double>(mean.size());
-  }
-};
 
 BayesMLPConfig make_config(const cli::Args& args, int64_t in, int classes) {
   BayesMLPConfig cfg;

@@ -11,6 +11,7 @@
 #include "core/ops.h"
 #include "core/random.h"
 #include "estimators/estimator.h"
+#include "estimators/moments.h"
 #include "test_util.h"
 
 namespace r2g2::test {
@@ -78,30 +79,7 @@ inline std::vector<double> flat_grads(const std::vector<Tensor>& leaves) {
   return out;
 }
 
-// Running mean and variance per coordinate (Welford, float64).
-struct Moments {
-  int64_t n = 0;
-  std::vector<double> mean, m2;
-  void add(const std::vector<double>& v) {
-    if (mean.empty()) {
-      mean.assign(v.size(), 0.0);
-      m2.assign(v.size(), 0.0);
-    }
-    ++n;
-    for (size_t i = 0; i < v.size(); ++i) {
-      double d = v[i] - mean[i];
-      mean[i] += d / static_cast<double>(n);
-      m2[i] += d * (v[i] - mean[i]);
-    }
-  }
-  double var(size_t i) const { return n > 1 ? m2[i] / static_cast<double>(n - 1) : 0.0; }
-  double se(size_t i) const { return std::sqrt(var(i) / static_cast<double>(n)); }
-  double mean_var() const {
-    double s = 0;
-    for (size_t i = 0; i < mean.size(); ++i) s += var(i);
-    return mean.empty() ? 0.0 : s / static_cast<double>(mean.size());
-  }
-};
+using r2g2::Moments;  // estimators/moments.h
 
 // Largest |a_i - b_i| / (rtol * max_j |b_j| + tiny): a relative comparison scaled by the
 // vector's magnitude, so that coordinates near 0 do not dominate through rounding.
