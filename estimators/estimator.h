@@ -1,6 +1,6 @@
 #pragma once
 // One interface for every Gaussian reparameterisation gradient estimator (see
-// /work/shared/r2g2-math.md for the notation: mu, sigma, eps, eps_star, L, A, K).
+// estimators/README.md for the notation: mu, sigma, eps, eps_star, L, A, K).
 //
 // A Bayesian layer hands its estimator the Gaussian (mu, sigma; sigma = softplus(rho)
 // already computed on the tape) and the linear map that follows it. The estimator

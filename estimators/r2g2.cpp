@@ -1,6 +1,6 @@
 // R2-G2, the Rao-Blackwellised reparameterisation gradient: the RT backward with the
 // noise eps replaced by eps* = E[eps | h], the projection of eps onto the row space of
-// A = L diag(sigma); the forward value is the sampled h itself (r2g2-math.md).
+// A = L diag(sigma); the forward value is the sampled h itself (estimators/README.md).
 //
 // Bayesian linear (one system per example and output unit, m = 1): K = v_ni and
 //   eps*_nij = sigma_ij x_nj r_ni / v_ni,  r = h - mean,  v = x^2 (sigma^2)^T (+ bsigma^2),

@@ -1,5 +1,5 @@
 #pragma once
-// The R2-G2 projection for a Gaussian latent followed by a linear map (r2g2-math.md):
+// The R2-G2 projection for a Gaussian latent followed by a linear map (estimators/README.md):
 // per example n, A_n = W diag(sigma_n) and eps*_n = A_n^T K_n^+ A_n eps_n, the projection
 // of eps_n onto the row space of A_n. Exposed for the estimator, the tests and benches.
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// The paper's Bayesian VGG-11 for CIFAR-10 (paper-facts.md): 3x3 conv layers of widths
+// The paper's Bayesian VGG-11 for CIFAR-10: 3x3 conv layers of widths
 // 64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M (M = 2x2 max-pool, padding 1,
 // ReLU after every conv), then a Bayesian classifier on the flattened 512 features.
 // Estimators as in the paper: rt on the first four conv layers, the compared estimator

@@ -1,6 +1,6 @@
 #pragma once
-// A deterministic multilayer perceptron (ReLU hidden layers, logits out): the
-// foundation's demo model and the baseline the Bayesian MLP is compared with.
+// A deterministic multilayer perceptron (ReLU hidden layers, logits out): the first
+// demo model and the baseline the Bayesian MLP is compared with.
 #include <cstdint>
 #include <vector>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Training and evaluation loops for the deterministic MLP (the foundation's demo).
+// Training and evaluation loops for the deterministic MLP (the first demo model).
 #include <cstdint>
 #include <functional>
 #include <string>

@@ -695,7 +695,7 @@ int run_lab(const std::vector<std::string>& words) {
   Lab lab(o);
   const auto ns = sizes(lab);
 
-  lab.section("elementwise (C1's kernels; fixed 256 threads per block)");
+  lab.section("elementwise (fixed 256 threads per block)");
   for (const auto& c : kUnary) bench_unary<float>(lab, c, ns);
   bench_unary<double>(lab, kUnary[1], ns);
   for (const auto& c : kUnary)

@@ -1,6 +1,6 @@
 #pragma once
 // Gradient estimators for a Bayesian conv2d layer h = conv(x, w), w ~ N(mu, sigma²) mean
-// field (r2g2-math.md: one system = one image x one output channel, L = the image's
+// field (estimators/README.md: one system = one image x one output channel, L = the image's
 // im2col patch matrix, m = P output positions, D = C*kh*kw).
 //
 // Every function takes x [N, C, H, W] and mu, sigma [O, C, kh, kw] (sigma already

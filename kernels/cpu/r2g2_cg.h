@@ -9,7 +9,7 @@
 //   the minimum-norm solution, which is the projection itself: y = eps*.
 // Neither form builds K: products go through W (m-space: K v = W (sigma^2 . (W^T v))).
 // The arithmetic (vectors, products, dot products) is float64 whatever T is: CG on a
-// singular K in float32 drifts once it runs past the rank (r2g2-math.md, trap 1).
+// singular K in float32 drifts once it runs past the rank (estimators/README.md, trap 1).
 #include <cstdint>
 
 namespace r2g2::kernels {

@@ -1,5 +1,5 @@
 #pragma once
-// Batched solves behind R2-G2 for a Bayesian conv2d layer (r2g2-math.md, "Bayesian conv2d").
+// Batched solves behind R2-G2 for a Bayesian conv2d layer (estimators/README.md, "Closed forms").
 //
 // One system per (image n, output channel c). X_n is image n's im2col matrix [D, P]
 // (D = C*kh*kw rows, P = OH*OW positions), s_c and eps_c are row c of sigma and of the
@@ -16,7 +16,7 @@
 // Residuals are re-orthogonalised (exact CG keeps them orthogonal; without it rounding
 // breaks the finite termination the cap relies on). CG is capped at the rank bound min(P, D):
 // in exact arithmetic it has converged by then, and in floating point running past
-// the rank of a singular system amplifies rounding (r2g2-math.md, trap 1). A system
+// the rank of a singular system amplifies rounding (estimators/README.md, trap 1). A system
 // whose right-hand side is exactly 0 (all-zero patches, sigma = 0) returns 0 after
 // 0 iterations, and a breakdown (pᵀKp <= 1e-15 trace(K) |p|²: only rounding left) stops the system
 // where it is, so no system ever produces NaN from a degenerate K.

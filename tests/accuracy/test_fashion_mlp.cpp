@@ -1,4 +1,4 @@
-// The foundation's end-to-end check: a deterministic MLP 784-256-10 trained for one
+// The end-to-end check: a deterministic MLP 784-256-10 trained for one
 // epoch on the real Fashion-MNIST reaches at least 83% test accuracy. Without the data
 // set installed the suite reports itself skipped, never passed.
 #include <doctest/doctest.h>

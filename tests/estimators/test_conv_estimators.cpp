@@ -1,6 +1,6 @@
 // Conv estimators (rt, rt_per_example, flipout, r2g2): forward values against their
 // definitions, gradients at fixed noise against finite differences (the pathwise
-// estimators), and R2-G2's backward against the formulas of r2g2-math.md evaluated
+// estimators), and R2-G2's backward against the formulas of estimators/README.md evaluated
 // densely in float64 from an explicit eps*.
 #include <doctest/doctest.h>
 
@@ -67,7 +67,7 @@ ConvFn r2g2_with(R2G2Solver solver, R2G2Diagnostics* diag = nullptr) {
       };
 }
 
-// The R2-G2 gradients of r2g2-math.md, dense in float64, from eps* of the oracle:
+// The R2-G2 gradients of estimators/README.md, dense in float64, from eps* of the oracle:
 //   dmu_c = Σ_n X_n g_nc, dsigma_c = Σ_n (X_n g_nc) ⊙ eps*_nc,
 //   dX_n = Σ_c (mu_c + sigma_c ⊙ eps*_nc) g_ncᵀ, dx = col2im(dX) (im2col's backward).
 Grads dense_r2g2(const Layer& l, uint64_t seed, const Tensor& g) {

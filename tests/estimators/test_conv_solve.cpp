@@ -1,6 +1,6 @@
 // The R2-G2 conv solve: CG (both forms) and the paper's truncated CG against the float64
 // projection eps* = Aᵀ K⁺ A eps, on problems of every shape class, including the
-// numerical traps of r2g2-math.md (rank bound, singular K, degenerate systems).
+// numerical traps of estimators/README.md (rank bound, singular K, degenerate systems).
 #include <doctest/doctest.h>
 
 #include <cmath>

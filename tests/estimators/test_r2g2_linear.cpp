@@ -32,7 +32,7 @@ Grads run(const std::string& name, const test::LinearProblem& p, const test::Qua
   return g;
 }
 
-// RT's gradient formulas with the per-example noise eps*_n (r2g2-math.md):
+// RT's gradient formulas with the per-example noise eps*_n (estimators/README.md):
 // dmu = g^T x, dsigma_ij = sum_n g_ni x_nj eps*_nij, dx_nj = sum_i g_ni (mu_ij + sigma_ij eps*_nij),
 // bias: the column of ones with noise eps*_b.
 Grads rt_formula_with(const test::LinearProblem& p, const std::vector<double>& g,

@@ -188,7 +188,7 @@ TEST_CASE("stats conv: every estimator is unbiased; R2-G2 agrees with RT on the 
     CHECK(v.worst_z < 5);
     CHECK(v.mean_z2 < 3);
   }
-  // Negative control (r2g2-math.md, trap 2): the paper's CG truncated at one iteration is
+  // Negative control (estimators/README.md, trap 2): the paper's CG truncated at one iteration is
   // biased, and this test sees it.
   {
     const Problem& pr = cases[0].pr;
