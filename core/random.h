@@ -1,5 +1,6 @@
 #pragma once
-// Counter-based normal generator, reproducible on CPU and CUDA.
+// Counter-based normal generator: a (seed, offset) names the same numbers on CPU and
+// CUDA, to the precision stated at the end of this comment.
 //
 // Normal number k of stream `seed` (k = offset + i for element i of a request) is:
 //   block = k / 4, lane = k % 4
@@ -10,6 +11,18 @@
 //   lanes 2,3: sqrt(-2 ln u2) * {cos, sin}(2 pi u3)
 // computed in double and rounded to the output dtype. Philox constants are those of
 // Salmon et al. 2011 (M0 = 0xD2511F53, M1 = 0xCD9E8D57, W0 = 0x9E3779B9, W1 = 0xBB67AE85).
+//
+// Across devices:
+// - The Philox integers r_j, and so the uniforms u_j (exact in double), are bit-identical.
+// - The normals are not: they go through log, sqrt, cos and sin, whose last bits differ
+//   between math libraries. CUDA documents its double log within 1 ulp and cos/sin within
+//   2 ulp of the correctly rounded result, glibc (2.36, x86-64) 1 ulp for each; sqrt is
+//   correctly rounded on both. A float64 normal is then, to first order, within
+//   8.5 * 2^-53 (relative) of the exact value on CUDA and 6.5 * 2^-53 with glibc, so the
+//   two devices' float64 normals agree to 16 * 2^-53 relative (under 16 ulp), and their
+//   float32 normals, rounded from those, are equal or adjacent (one ulp apart).
+// On one device, every number depends only on (seed, k): splitting a request into smaller
+// ones, or running it on more threads, gives the same bits.
 #include <cstdint>
 
 #include "core/tensor.h"

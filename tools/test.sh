@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the test dependencies when missing, builds, and runs every test suite with ctest.
-#   tools/test.sh            release build (CUDA compiled when nvcc exists), then the asan preset
+#   tools/test.sh            release build (CUDA compiled when nvcc exists), then asan, then tsan
 #   tools/test.sh release    only the release build and its tests
 #   tools/test.sh asan       only the AddressSanitizer + UBSan build of the CPU suites
+#   tools/test.sh tsan       only the ThreadSanitizer build of the emulated CUDA kernel suite
 # Suites that need a GPU (or a data set that is absent) report themselves as skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,13 +11,13 @@ source tools/deps.sh
 r2g2_install_deps --data
 
 presets=("$@")
-[ "${#presets[@]}" -eq 0 ] && presets=(release asan)
+[ "${#presets[@]}" -eq 0 ] && presets=(release asan tsan)
 jobs=$(nproc 2>/dev/null || echo 2)
 
 for preset in "${presets[@]}"; do
   case "$preset" in
-    release|debug|asan) ;;
-    *) echo "tools/test.sh: unknown preset '$preset' (release, debug or asan)" >&2; exit 2 ;;
+    release|debug|asan|tsan) ;;
+    *) echo "tools/test.sh: unknown preset '$preset' (release, debug, asan or tsan)" >&2; exit 2 ;;
   esac
   echo "== r2g2: configure and build ($preset)"
   cmake --preset "$preset" >/dev/null

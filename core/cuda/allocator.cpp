@@ -1,15 +1,15 @@
 // The caching device allocator: exact size classes, one set of free lists per device.
-#include <cuda_runtime.h>
-
+// Plain C++ over the runtime API (kernels/cuda/cuda_api.h), so the emulated test suite
+// builds it against the host emulator.
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/cuda/allocator_impl.h"
-#include "core/cuda/runtime.h"
 #include "core/error.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_api.h"
 
 namespace r2g2::cuda_backend {
 
@@ -34,6 +34,12 @@ bool caching_from_environment() {
   const char* v = std::getenv("R2G2_CUDA_NO_CACHE");
   return !(v && *v && std::strcmp(v, "0") != 0);
 }
+
+int current_device() {
+  int device = 0;
+  R2G2_CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
 }  // namespace
 
 CachingAllocator::CachingAllocator() : caching_(caching_from_environment()) {}
@@ -48,44 +54,59 @@ CachingAllocator::FreeLists& CachingAllocator::lists_for(int device) {
   return free_lists_[static_cast<size_t>(device)];
 }
 
-void* CachingAllocator::allocate(size_t bytes) {
-  const int device = current_device();
-  const size_t size = caching_ ? allocator_round_size(bytes) : std::max<size_t>(bytes, 1);
-  std::lock_guard<std::mutex> lock(mutex_);
-  void* p = nullptr;
-  if (caching_) {
-    auto& lists = lists_for(device);
-    auto it = lists.find(size);
-    if (it != lists.end() && !it->second.empty()) {
-      p = it->second.back();
-      it->second.pop_back();
-      ++stats_.cache_hits;
-      stats_.bytes_cached -= size;
-    }
-  }
-  if (!p) {
-    ++stats_.cuda_malloc_calls;
-    cudaError_t status = cudaMalloc(&p, size);
-    if (status == cudaErrorMemoryAllocation && stats_.bytes_cached > 0) {
-      // Blocks of other size classes may be enough once handed back to the driver.
-      cudaGetLastError();
-      free_cached_locked(device);
-      ++stats_.cuda_malloc_calls;
-      status = cudaMalloc(&p, size);
-    }
-    if (status != cudaSuccess) {
-      kernels::cuda::throw_cuda_error(
-          "cudaMalloc", __FILE__, __LINE__,
-          ::r2g2::detail::concat(cudaGetErrorString(status), " allocating ", bytes, " bytes (size class ",
-                                 size, ") on CUDA device ", device, "; r2g2 holds ", stats_.bytes_in_use,
-                                 " bytes in use and ", stats_.bytes_cached, " cached"));
-    }
-  }
+void* CachingAllocator::hand_out_locked(void* p, size_t size, int device) {
   live_[p] = Block{size, device};
   ++stats_.allocations;
   stats_.bytes_in_use += size;
   stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
   return p;
+}
+
+void* CachingAllocator::allocate(size_t bytes) {
+  const int device = current_device();
+  const bool caching = caching_.load(std::memory_order_relaxed);
+  const size_t size = caching ? allocator_round_size(bytes) : std::max<size_t>(bytes, 1);
+  std::vector<MemoryReleaser> releasers;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (caching) {
+      auto& lists = lists_for(device);
+      auto it = lists.find(size);
+      if (it != lists.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        ++stats_.cache_hits;
+        stats_.bytes_cached -= size;
+        return hand_out_locked(p, size, device);
+      }
+    }
+    void* p = nullptr;
+    ++stats_.cuda_malloc_calls;
+    const cudaError_t status = cudaMalloc(&p, size);
+    if (status == cudaSuccess) return hand_out_locked(p, size, device);
+    if (status != cudaErrorMemoryAllocation) fail_locked(status, bytes, size, device);
+    cudaGetLastError();
+    releasers = releasers_;
+  }
+  // Out of memory. The releasers hand their memory to release() (so into the cache, or
+  // straight to the driver when caching is off), which takes the lock: run them without it.
+  for (MemoryReleaser release : releasers) release();
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Blocks of other size classes may be enough once handed back to the driver.
+  free_cached_locked(device);
+  void* p = nullptr;
+  ++stats_.cuda_malloc_calls;
+  const cudaError_t status = cudaMalloc(&p, size);
+  if (status != cudaSuccess) fail_locked(status, bytes, size, device);
+  return hand_out_locked(p, size, device);
+}
+
+void CachingAllocator::fail_locked(cudaError_t status, size_t bytes, size_t size, int device) {
+  kernels::cuda::throw_cuda_error(
+      "cudaMalloc", __FILE__, __LINE__,
+      ::r2g2::detail::concat(cudaGetErrorString(status), " allocating ", bytes, " bytes (size class ", size,
+                             ") on CUDA device ", device, "; r2g2 holds ", stats_.bytes_in_use,
+                             " bytes in use and ", stats_.bytes_cached, " cached"));
 }
 
 void CachingAllocator::release(void* p, size_t /*bytes: the block remembers its own size*/) noexcept {
@@ -132,6 +153,18 @@ void CachingAllocator::empty_cache() {
   free_cached_locked(-1);
 }
 
+void CachingAllocator::set_caching(bool on) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  caching_.store(on, std::memory_order_relaxed);
+  if (!on) free_cached_locked(-1);
+}
+
+void CachingAllocator::add_releaser(MemoryReleaser release) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (std::find(releasers_.begin(), releasers_.end(), release) == releasers_.end())
+    releasers_.push_back(release);
+}
+
 AllocatorStats CachingAllocator::stats() {
   std::lock_guard<std::mutex> lock(mutex_);
   return stats_;
@@ -142,5 +175,6 @@ AllocatorStats CachingAllocator::stats() {
 AllocatorStats allocator_stats() { return detail::allocator().stats(); }
 void empty_cache() { detail::allocator().empty_cache(); }
 bool allocator_caching_enabled() { return detail::allocator().caching(); }
+void add_memory_releaser(MemoryReleaser release) { detail::allocator().add_releaser(release); }
 
 }  // namespace r2g2::cuda_backend

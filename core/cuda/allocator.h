@@ -35,4 +35,13 @@ void empty_cache();
 size_t allocator_round_size(size_t bytes);
 bool allocator_caching_enabled();
 
+// Device memory that r2g2 holds outside the cache but can do without for a while (the
+// grow-only convolution scratch buffers). When a cudaMalloc runs out of memory, malloc
+// calls every registered releaser, which hands its memory back through
+// cuda_backend::free, then returns the cache to the driver and tries once more; so one
+// pool's idle memory never makes the other fail. A releaser runs on the allocating thread
+// without the allocator's lock, and must not call malloc. Registering twice is harmless.
+using MemoryReleaser = void (*)();
+void add_memory_releaser(MemoryReleaser release);
+
 }  // namespace r2g2::cuda_backend

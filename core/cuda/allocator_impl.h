@@ -1,11 +1,13 @@
 #pragma once
 // Internal to core/cuda: the caching allocator behind cuda_backend::malloc/free.
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "core/cuda/allocator.h"
+#include "kernels/cuda/cuda_api.h"
 
 namespace r2g2::cuda_backend::detail {
 
@@ -13,13 +15,16 @@ class CachingAllocator {
  public:
   CachingAllocator();
   // Throws r2g2::Error naming cudaMalloc, the size and the pool state when the device is
-  // out of memory even after the cache has been emptied.
+  // out of memory even after the releasers have run and the cache has been emptied.
   void* allocate(size_t bytes);
   // Never throws: it runs from tensor destructors.
   void release(void* p, size_t bytes) noexcept;
   void empty_cache();
   AllocatorStats stats();
-  bool caching() const { return caching_; }
+  bool caching() const { return caching_.load(std::memory_order_relaxed); }
+  // Turning caching off empties the cache. Blocks already handed out keep working either way.
+  void set_caching(bool on);
+  void add_releaser(MemoryReleaser release);
 
  private:
   struct Block {
@@ -30,10 +35,15 @@ class CachingAllocator {
   // Frees the cached blocks of `device` (all devices when -1); the caller holds mutex_.
   void free_cached_locked(int device);
   FreeLists& lists_for(int device);
+  // p, from cudaMalloc or a free list, becomes a live block; the caller holds mutex_.
+  void* hand_out_locked(void* p, size_t size, int device);
+  // Throws the error allocate() documents; the caller holds mutex_ (for a consistent report).
+  [[noreturn]] void fail_locked(cudaError_t status, size_t bytes, size_t size, int device);
 
   std::mutex mutex_;
-  bool caching_ = true;
-  std::vector<FreeLists> free_lists_;  // by device
+  std::atomic<bool> caching_{true};
+  std::vector<MemoryReleaser> releasers_;  // guarded by mutex_
+  std::vector<FreeLists> free_lists_;      // by device
   std::unordered_map<void*, Block> live_;
   AllocatorStats stats_;
 };

@@ -1,5 +1,5 @@
-// core/cuda_backend.h for the CUDA build: the device probe, copies on r2g2's stream, the
-// error helper every CUDA call goes through, and the stream itself.
+// core/cuda_backend.h for the CUDA build: the device probe, copies on r2g2's stream and
+// the stream itself.
 #include <cuda_runtime.h>
 
 #include <array>
@@ -15,14 +15,6 @@
 namespace r2g2 {
 
 namespace kernels::cuda {
-
-void throw_cuda_error(const char* call, const char* file, int line, const std::string& what) {
-  // A failed call also sets the runtime's "last error"; clearing it stops the next launch
-  // check from reporting this failure again at the wrong place. (Sticky errors, after
-  // which the context is unusable, stay set whatever we do.)
-  cudaGetLastError();
-  throw Error(::r2g2::detail::concat("CUDA error: ", what, " (in ", call, " at ", file, ":", line, ")"));
-}
 
 namespace {
 constexpr int kMaxDevices = 64;

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "core/error.h"
+
 namespace r2g2::kernels::cpu {
 
 template <class T>
@@ -28,6 +30,8 @@ void sgd_step(T* p, const T* g, T* buf, int64_t n, T lr, T momentum, T weight_de
     for (int64_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + weight_decay * p[i]);
     return;
   }
+  R2G2_CHECK(n <= 0 || buf != nullptr, "sgd_step: momentum is ", momentum,
+             " but the momentum buffer is null; pass a buffer of ", n, " elements, or momentum 0");
   for (int64_t i = 0; i < n; ++i) {
     const T gi = g[i] + weight_decay * p[i];
     buf[i] = first ? gi : momentum * buf[i] + gi;

@@ -152,7 +152,7 @@ void solve_m_explicit(const T* cols, const T* sigma, const T* eps, T* beta, cons
       T* out = beta + (n * O + c) * P;
       for (int64_t q = 0; q < P; ++q) out[q] = static_cast<T>(x[q]);
       double star_sq = 0;
-      if (st.eps_star_sq && res.iterations > 0) {
+      if (st.eps_star_sq && (res.iterations > 0 || s.paper)) {  // else x = 0; the paper's x0 = rhs is not
         apply(x.data(), kx.data());
         star_sq = dot(x.data(), kx.data(), P);
       }
@@ -209,7 +209,7 @@ void solve_m_matrix_free(const T* cols, const T* sigma, const T* eps, T* beta, c
       T* out = beta + (n * g.channels + c) * P;
       for (int64_t q = 0; q < P; ++q) out[q] = static_cast<T>(x[q]);
       double star_sq = 0;
-      if (st.eps_star_sq && res.iterations > 0) {
+      if (st.eps_star_sq && (res.iterations > 0 || s.paper)) {
         apply(x.data(), kx.data());
         star_sq = dot(x.data(), kx.data(), P);  // |s ⊙ X beta|² = betaᵀ K beta
       }

@@ -1,15 +1,24 @@
 #pragma once
 // Every CUDA, cuBLAS and cuDNN call goes through these macros: a failure throws
 // r2g2::Error naming the call, the file and the line, and the library's own message.
-#include <cuda_runtime.h>
-
 #include <string>
 
 #include "core/error.h"
+#include "kernels/cuda/cuda_api.h"
 
 namespace r2g2::kernels::cuda {
 
 [[noreturn]] void throw_cuda_error(const char* call, const char* file, int line, const std::string& what);
+
+// A kernel's errors surface at the next synchronisation, against whatever call made it.
+// With R2G2_CUDA_SYNC=1 in the environment (or this switch on), every launch is followed
+// by a synchronisation, so an error names the kernel that caused it. Slow: for debugging.
+bool sync_after_launch();
+void set_sync_after_launch(bool on);
+
+// After a kernel launch: a bad launch configuration throws here, naming the kernel; in
+// the synchronising mode above, so does any error the kernel raised while running.
+void check_launch(const char* kernel, const char* file, int line);
 
 }  // namespace r2g2::kernels::cuda
 
@@ -19,6 +28,3 @@ namespace r2g2::kernels::cuda {
     if (r2g2_status_ != cudaSuccess)                                                                        \
       ::r2g2::kernels::cuda::throw_cuda_error(#call, __FILE__, __LINE__, cudaGetErrorString(r2g2_status_)); \
   } while (0)
-
-// After a kernel launch: catches bad launch configurations at the launch site.
-#define R2G2_CUDA_LAUNCH_CHECK() R2G2_CUDA_CHECK(cudaGetLastError())

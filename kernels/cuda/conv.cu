@@ -1,18 +1,27 @@
 // im2col / col2im / max-pooling launches, and whole-batch convolution: cuDNN when built
 // with it, else im2col + gemm image by image (the kernels are in conv_kernels.cuh).
-#include <cuda_runtime.h>
-
 #include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdint>
+#include <mutex>
 
+#include "core/cuda/allocator.h"
+#include "core/cuda_backend.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/conv.h"
 #include "kernels/cuda/conv_kernels.cuh"
 #include "kernels/cuda/cudnn_conv.h"
 #include "kernels/cuda/gemm.h"
-#include "kernels/cuda/stream.h"
+#include "kernels/cuda/launch.cuh"
+
+// The host emulator has no cuDNN: there the whole-batch convolutions always take the
+// im2col + gemm path.
+#if R2G2_WITH_CUDNN && !defined(R2G2_CUDA_EMULATION)
+#define R2G2_CONV_CUDNN 1
+#else
+#define R2G2_CONV_CUDNN 0
+#endif
 
 namespace r2g2::kernels::cuda {
 
@@ -53,8 +62,7 @@ void im2col(const T* image, T* cols, const ConvGeom& g) {
   check_geom(g, "im2col");
   const int threads = conv_block_size();
   const int64_t total = int64_t(g.channels) * g.out_h * g.out_w;
-  conv_detail::im2col_kernel<T><<<grid_for(total, threads), threads, 0, current_stream()>>>(image, cols, g);
-  R2G2_CUDA_LAUNCH_CHECK();
+  R2G2_LAUNCH(conv_detail::im2col_kernel<T>, grid_for(total, threads), threads, image, cols, g);
 }
 
 template <class T>
@@ -62,8 +70,7 @@ void col2im(const T* cols, T* image, const ConvGeom& g) {
   check_geom(g, "col2im");
   const int threads = conv_block_size();
   const int64_t total = int64_t(g.channels) * g.height * g.width;
-  conv_detail::col2im_kernel<T><<<grid_for(total, threads), threads, 0, current_stream()>>>(cols, image, g);
-  R2G2_CUDA_LAUNCH_CHECK();
+  R2G2_LAUNCH(conv_detail::col2im_kernel<T>, grid_for(total, threads), threads, cols, image, g);
 }
 
 template <class T>
@@ -77,9 +84,8 @@ void max_pool2d(const T* x, T* y, int32_t* arg, int64_t planes, int h, int w, in
   const int64_t total = planes * oh * ow;
   if (total == 0) return;
   const int threads = conv_block_size();
-  conv_detail::max_pool2d_kernel<T><<<grid_for(total, threads), threads, 0, current_stream()>>>(
-      x, y, arg, planes, h, w, kernel, stride, oh, ow);
-  R2G2_CUDA_LAUNCH_CHECK();
+  R2G2_LAUNCH(conv_detail::max_pool2d_kernel<T>, grid_for(total, threads), threads, x, y, arg, planes, h, w,
+              kernel, stride, oh, ow);
 }
 
 template <class T>
@@ -92,31 +98,78 @@ void max_pool2d_backward(const T* gy, const int32_t* arg, T* gx, int64_t planes,
   const int warps = threads / 32;  // one warp per plane
   const unsigned blocks =
       static_cast<unsigned>(std::min<int64_t>((planes + warps - 1) / warps, int64_t(1) << 20));
-  conv_detail::max_pool2d_backward_kernel<T><<<blocks, threads, threads * sizeof(T), current_stream()>>>(
-      gy, arg, gx, planes, int64_t(h) * w, int64_t(oh) * ow);
-  R2G2_CUDA_LAUNCH_CHECK();
+  R2G2_LAUNCH_SMEM(conv_detail::max_pool2d_backward_kernel<T>, blocks, threads, threads * sizeof(T), gy, arg,
+                   gx, planes, int64_t(h) * w, int64_t(oh) * ow);
 }
 
 // ---- Scratch buffers ---------------------------------------------------------------
+//
+// Taken from r2g2's caching allocator, so that the scratch and the tensors share one
+// pool: when the device runs out, growing a scratch buffer empties the allocator's cache
+// before it fails, and a tensor allocation first makes conv_scratch hand back its
+// buffers (release_conv_scratch, registered as a memory releaser). Freed blocks are
+// reused only by work queued later on the same stream, as for every tensor. A buffer
+// is dropped only between convolutions: nothing allocates device memory while one holds
+// its scratch pointer (r2g2 launches from one host thread).
+
+namespace {
+
+struct ScratchBuffer {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+};
+
+struct ScratchPool {
+  // Recursive: growing a buffer may run release_conv_scratch on this thread.
+  std::recursive_mutex mutex;
+  ScratchBuffer buffers[static_cast<int>(ScratchSlot::count)];
+};
+
+ScratchPool& scratch_pool() {
+  // Never destroyed: tensors and scratch may still be freed while statics are destroyed.
+  static ScratchPool* pool = new ScratchPool;
+  return *pool;
+}
+
+void drop(ScratchBuffer& b) {
+  void* p = b.ptr;
+  const size_t bytes = b.bytes;
+  b = ScratchBuffer{};
+  if (p != nullptr) cuda_backend::free(p, bytes);
+}
+
+void release_conv_scratch() {
+  ScratchPool& pool = scratch_pool();
+  std::lock_guard lock(pool.mutex);
+  for (ScratchBuffer& b : pool.buffers) drop(b);
+}
+
+}  // namespace
 
 void* conv_scratch(ScratchSlot slot, size_t bytes) {
-  struct Buffer {
-    void* ptr = nullptr;
-    size_t bytes = 0;
-  };
-  // Never freed at exit: the runtime may already be gone when static destructors run.
-  static Buffer buffers[static_cast<int>(ScratchSlot::count)];
-  Buffer& b = buffers[static_cast<int>(slot)];
+  static const bool registered = (cuda_backend::add_memory_releaser(release_conv_scratch), true);
+  (void)registered;
+  ScratchPool& pool = scratch_pool();
+  std::lock_guard lock(pool.mutex);
+  ScratchBuffer& b = pool.buffers[static_cast<int>(slot)];
   if (bytes > b.bytes) {
-    cudaStream_t stream = current_stream();
-    // Grow by 1.5x so that a slowly growing size does not reallocate every call.
+    // Grow by 1.5x so that a slowly growing size does not reallocate every call, but not
+    // at the price of failing where the exact size still fits.
     const size_t want = std::max(bytes, b.bytes + b.bytes / 2);
-    // Stream-ordered: the free waits for queued work that still uses the old buffer.
-    if (b.ptr != nullptr) R2G2_CUDA_CHECK(cudaFreeAsync(b.ptr, stream));
-    b.ptr = nullptr;
-    b.bytes = 0;
-    R2G2_CUDA_CHECK(cudaMallocAsync(&b.ptr, want, stream));
-    b.bytes = want;
+    drop(b);
+    size_t got = want;
+    void* p = nullptr;
+    try {
+      p = cuda_backend::malloc(want);
+    } catch (const Error&) {
+      if (want == bytes) throw;
+    }
+    if (p == nullptr) {
+      got = bytes;
+      p = cuda_backend::malloc(bytes);
+    }
+    b.ptr = p;
+    b.bytes = got;
   }
   return b.ptr;
 }
@@ -152,7 +205,7 @@ template <class T>
 void conv2d_forward_cudnn(const T* x, const T* w, T* y, int64_t batch, int out_channels, const ConvGeom& g) {
   check_conv(batch, out_channels, g, "conv2d_forward");
   if (batch == 0) return;
-#if R2G2_WITH_CUDNN
+#if R2G2_CONV_CUDNN
   if (cudnn::conv_forward<T>(x, w, y, batch, out_channels, g)) return;
 #endif
   const Im2colConv s(out_channels, g);
@@ -170,7 +223,7 @@ void conv2d_backward_data_cudnn(const T* w, const T* gy, T* gx, int64_t batch, i
                                 const ConvGeom& g) {
   check_conv(batch, out_channels, g, "conv2d_backward_data");
   if (batch == 0) return;
-#if R2G2_WITH_CUDNN
+#if R2G2_CONV_CUDNN
   if (cudnn::conv_backward_data<T>(w, gy, gx, batch, out_channels, g)) return;
 #endif
   const Im2colConv s(out_channels, g);
@@ -193,7 +246,7 @@ void conv2d_backward_filter_cudnn(const T* x, const T* gy, T* gw, int64_t batch,
     R2G2_CUDA_CHECK(cudaMemsetAsync(gw, 0, size_t(out_channels * s.ckk) * sizeof(T), current_stream()));
     return;
   }
-#if R2G2_WITH_CUDNN
+#if R2G2_CONV_CUDNN
   if (cudnn::conv_backward_filter<T>(x, gy, gw, batch, out_channels, g)) return;
 #endif
   T* cols = s.columns<T>();
@@ -206,7 +259,7 @@ void conv2d_backward_filter_cudnn(const T* x, const T* gy, T* gw, int64_t batch,
 }
 
 bool conv2d_uses_cudnn() {
-#if R2G2_WITH_CUDNN
+#if R2G2_CONV_CUDNN
   return true;
 #else
   return false;

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "kernels/common.h"
+#include "kernels/cuda/cuda_api.h"
 
 namespace r2g2::kernels::cuda::conv_detail {
 
@@ -110,7 +111,8 @@ template <class T>
 __global__ void max_pool2d_backward_kernel(const T* __restrict__ gy, const int32_t* __restrict__ arg,
                                            T* __restrict__ gx, int64_t planes, int64_t in_plane,
                                            int64_t out_plane) {
-  extern __shared__ __align__(16) unsigned char pool_smem[];
+  // Declared as bytes: one extern shared array cannot take a different type per instantiation.
+  R2G2_DYNAMIC_SHARED(unsigned char, pool_smem);
   T* staged = reinterpret_cast<T*>(pool_smem);
   const int lane = threadIdx.x & 31;
   T* warp_staged = staged + (threadIdx.x & ~31u);

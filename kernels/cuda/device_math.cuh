@@ -1,8 +1,9 @@
 #pragma once
 // Device twins of the CPU reference's scalar helpers (kernels/cpu/*.cpp), written the same
 // way so that both devices agree to the last few ulps. The float overloads of exp, log1p
-// and friends resolve to the CUDA single-precision functions.
-#include <cuda_runtime.h>
+// and friends resolve to the CUDA single-precision functions (under the host emulator, to
+// the host libm's, so there the twins agree exactly).
+#include "kernels/cuda/cuda_api.h"
 
 namespace r2g2::kernels::cuda {
 

@@ -1,143 +1,19 @@
-// Elementwise kernels: one thread per output element in a grid-stride loop. The op is a
-// template parameter, so each (op, dtype) pair is its own branch-free kernel.
+// Launchers of the elementwise kernels (device code in elementwise_kernels.cuh): the
+// runtime op picks a compile-time instantiation, and strided geometries are collapsed on
+// the host first (strided.cuh).
+#include "kernels/cuda/elementwise.h"
+
 #include <string>
 #include <type_traits>
 
-#include "kernels/cuda/device_math.cuh"
-#include "kernels/cuda/elementwise.h"
-#include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/elementwise_kernels.cuh"
 #include "kernels/cuda/strided.cuh"
 
 namespace r2g2::kernels::cuda {
 
+using namespace elementwise_detail;
+
 namespace {
-
-template <UnaryOp OP, class T>
-__device__ __forceinline__ T unary_of(T x) {
-  if constexpr (OP == UnaryOp::neg) return -x;
-  if constexpr (OP == UnaryOp::exp) return exp(x);
-  if constexpr (OP == UnaryOp::log) return log(x);
-  if constexpr (OP == UnaryOp::log1p) return log1p(x);
-  if constexpr (OP == UnaryOp::sqrt) return sqrt(x);
-  if constexpr (OP == UnaryOp::square) return x * x;
-  if constexpr (OP == UnaryOp::softplus) return softplus_of(x);
-  if constexpr (OP == UnaryOp::sigmoid) return sigmoid_of(x);
-  if constexpr (OP == UnaryOp::tanh) return tanh(x);
-  if constexpr (OP == UnaryOp::relu) return x > T(0) ? x : T(0);
-  if constexpr (OP == UnaryOp::log_softplus) return log_softplus_of(x);
-}
-
-// gx = gy * f'(x), with y = f(x) reused as the CPU reference does.
-template <UnaryOp OP, class T>
-__device__ __forceinline__ T unary_grad_of(T x, T y, T gy) {
-  if constexpr (OP == UnaryOp::neg) return -gy;
-  if constexpr (OP == UnaryOp::exp) return gy * y;
-  if constexpr (OP == UnaryOp::log) return gy / x;
-  if constexpr (OP == UnaryOp::log1p) return gy / (T(1) + x);
-  if constexpr (OP == UnaryOp::sqrt) return gy / (T(2) * y);
-  if constexpr (OP == UnaryOp::square) return gy * T(2) * x;
-  if constexpr (OP == UnaryOp::softplus) return gy * sigmoid_of(x);
-  if constexpr (OP == UnaryOp::sigmoid) return gy * y * (T(1) - y);
-  if constexpr (OP == UnaryOp::tanh) return gy * (T(1) - y * y);
-  if constexpr (OP == UnaryOp::relu) return x > T(0) ? gy : T(0);
-  if constexpr (OP == UnaryOp::log_softplus) return gy * log_softplus_grad(x);
-}
-
-template <BinaryOp OP, class T>
-__device__ __forceinline__ T binary_of(T a, T b) {
-  if constexpr (OP == BinaryOp::add) return a + b;
-  if constexpr (OP == BinaryOp::sub) return a - b;
-  if constexpr (OP == BinaryOp::mul) return a * b;
-  if constexpr (OP == BinaryOp::div) return a / b;
-}
-
-template <UnaryOp OP, class T>
-__global__ void unary_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) y[i] = unary_of<OP>(x[i]);
-}
-
-template <UnaryOp OP, class T>
-__global__ void unary_backward_kernel(const T* __restrict__ x, const T* __restrict__ y,
-                                      const T* __restrict__ gy, T* __restrict__ gx, int64_t n) {
-  // x or y may be unused by an op; the CPU reference is handed both, and so are we.
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) {
-    T xi = T(0), yi = T(0);
-    if constexpr (OP == UnaryOp::log || OP == UnaryOp::log1p || OP == UnaryOp::square ||
-                  OP == UnaryOp::softplus || OP == UnaryOp::relu || OP == UnaryOp::log_softplus)
-      xi = x[i];
-    if constexpr (OP == UnaryOp::exp || OP == UnaryOp::sqrt || OP == UnaryOp::sigmoid || OP == UnaryOp::tanh)
-      yi = y[i];
-    gx[i] = unary_grad_of<OP>(xi, yi, gy[i]);
-  }
-}
-
-// The collapsed geometry has one axis: plain strided loops (stride 1, or 0 for a broadcast).
-template <BinaryOp OP, class T>
-__global__ void binary_1d_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,
-                                 int64_t n, int64_t sa, int64_t sb) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = binary_of<OP>(a[i * sa], b[i * sb]);
-}
-
-// General case: the output index is unravelled innermost axis first. Index is uint32_t
-// when fits_32bit() said so, else int64_t.
-template <BinaryOp OP, class T, class Index>
-__global__ void binary_nd_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,
-                                 Strided2 g, Index n) {
-  for (int64_t t = global_thread(); t < static_cast<int64_t>(n); t += grid_threads()) {
-    Index rest = static_cast<Index>(t), off_a = 0, off_b = 0;
-    for (int d = g.ndim - 1; d >= 0; --d) {
-      const Index extent = static_cast<Index>(g.shape[d]);
-      const Index coord = rest % extent;
-      rest /= extent;
-      off_a += coord * static_cast<Index>(g.a_stride[d]);
-      off_b += coord * static_cast<Index>(g.b_stride[d]);
-    }
-    out[t] = binary_of<OP>(a[off_a], b[off_b]);
-  }
-}
-
-template <BinaryOp OP, class T>
-__global__ void binary_scalar_kernel(const T* __restrict__ a, T s, T* __restrict__ out, int64_t n) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = binary_of<OP>(a[i], s);
-}
-
-template <class T>
-__global__ void fill_kernel(T* __restrict__ y, T value, int64_t n) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) y[i] = value;
-}
-
-template <class T>
-__global__ void axpy_kernel(T alpha, const T* __restrict__ x, T* __restrict__ y, int64_t n) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) y[i] += alpha * x[i];
-}
-
-template <class From, class To>
-__global__ void cast_kernel(const From* __restrict__ x, To* __restrict__ y, int64_t n) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) y[i] = static_cast<To>(x[i]);
-}
-
-template <class T, class Index>
-__global__ void copy_strided_kernel(const T* __restrict__ src, T* __restrict__ dst, Strided2 g, Index n) {
-  for (int64_t t = global_thread(); t < static_cast<int64_t>(n); t += grid_threads()) {
-    Index rest = static_cast<Index>(t), off = 0;
-    for (int d = g.ndim - 1; d >= 0; --d) {
-      const Index extent = static_cast<Index>(g.shape[d]);
-      off += (rest % extent) * static_cast<Index>(g.a_stride[d]);
-      rest /= extent;
-    }
-    dst[t] = src[off];
-  }
-}
-
-template <class T>
-__global__ void copy_2d_kernel(const T* __restrict__ src, int64_t src_ld, T* __restrict__ dst, int64_t dst_ld,
-                               int64_t rows, int64_t cols) {
-  const int64_t n = rows * cols;
-  for (int64_t t = global_thread(); t < n; t += grid_threads()) {
-    const int64_t r = t / cols, c = t - r * cols;
-    dst[r * dst_ld + c] = src[r * src_ld + c];
-  }
-}
 
 template <UnaryOp OP, class T>
 void launch_unary(const T* x, T* y, int64_t n) {

@@ -1,4 +1,4 @@
-// Row gather and its deterministic backward.
+// Row gather and its deterministic backward. Device code is in gather_kernels.cuh.
 //
 // gather_rows checks its indices on the device (they live there): a bad index is never
 // dereferenced, its output row is zero-filled, and the first bad position is recorded with
@@ -7,64 +7,64 @@
 //
 // scatter_add_rows must add the rows of a repeated index in order of i, like the CPU
 // reference, so that results never depend on thread order. It stably sorts (index,
-// position) pairs with CUB's radix sort; one thread per (distinct index, column) then
+// position) pairs (stable_sort_pairs below); one thread per (distinct index, column) then
 // adds that index's gradient rows in increasing position. Its indices come from a
 // gather_rows that validated them; negative ones are skipped (the row count, needed for
 // the upper bound, is not passed).
 #include <climits>
-#include <cub/device/device_radix_sort.cuh>
 
 #include "kernels/cuda/gather.h"
-#include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/gather_kernels.cuh"
 #include "kernels/cuda/scratch.cuh"
+
+#ifdef R2G2_CUDA_EMULATION
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include "core/cuda_backend.h"
+#else
+#include <cub/device/device_radix_sort.cuh>
+#endif
 
 namespace r2g2::kernels::cuda {
 
-namespace {
+namespace gather_detail {
 
-__global__ void check_index_kernel(const int32_t* __restrict__ index, int64_t n_index, int64_t rows,
-                                   unsigned long long* __restrict__ bad) {
-  for (int64_t i = global_thread(); i < n_index; i += grid_threads()) {
-    const int32_t k = index[i];
-    if (k < 0 || k >= rows) atomicMin(bad, static_cast<unsigned long long>(i));
+// Sorts the n device-resident pairs (keys_in[i], values_in[i]) by key, keeping pairs with
+// equal keys in their input order, into keys_out / values_out. On a device this is CUB's
+// radix sort over all 32 key bits (stable, signed keys in numeric order). The emulator has
+// no CUB, so there the pairs are sorted on the host with std::stable_sort, which has the
+// same contract.
+void stable_sort_pairs(const int32_t* keys_in, int32_t* keys_out, const int32_t* values_in,
+                       int32_t* values_out, int n) {
+#ifdef R2G2_CUDA_EMULATION
+  const auto count = static_cast<size_t>(n);
+  std::vector<int32_t> keys(count), values(count), order(count), sorted_keys(count), sorted_values(count);
+  read_back(keys.data(), keys_in, n);
+  read_back(values.data(), values_in, n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return keys[a] < keys[b]; });
+  for (size_t s = 0; s < count; ++s) {
+    sorted_keys[s] = keys[order[s]];
+    sorted_values[s] = values[order[s]];
   }
+  cuda_backend::memcpy_h2d(keys_out, sorted_keys.data(), count * sizeof(int32_t));
+  cuda_backend::memcpy_h2d(values_out, sorted_values.data(), count * sizeof(int32_t));
+#else
+  cudaStream_t stream = current_stream();
+  size_t temp_bytes = 0;
+  R2G2_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, keys_in, keys_out, values_in,
+                                                  values_out, n, 0, 32, stream));
+  DeviceScratch<unsigned char> temp(static_cast<int64_t>(temp_bytes));
+  R2G2_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.get(), temp_bytes, keys_in, keys_out, values_in,
+                                                  values_out, n, 0, 32, stream));
+#endif
 }
 
-template <class T>
-__global__ void gather_rows_kernel(const T* __restrict__ x, const int32_t* __restrict__ index,
-                                   T* __restrict__ y, int64_t n_index, int64_t rows, int64_t row_len) {
-  const int64_t n = n_index * row_len;
-  for (int64_t t = global_thread(); t < n; t += grid_threads()) {
-    const int64_t i = t / row_len, c = t - i * row_len;
-    const int32_t k = index[i];
-    y[t] = (k >= 0 && k < rows) ? x[static_cast<int64_t>(k) * row_len + c] : T(0);
-  }
-}
+}  // namespace gather_detail
 
-__global__ void iota_kernel(int32_t* __restrict__ out, int64_t n) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = static_cast<int32_t>(i);
-}
-
-// Thread (s, c) with s the first sorted slot of its index adds gy rows of all slots with
-// that index, in slot order = original order (the sort is stable), into gx[index, c].
-template <class T>
-__global__ void segment_add_kernel(const T* __restrict__ gy, const int32_t* __restrict__ keys,
-                                   const int32_t* __restrict__ positions, T* __restrict__ gx, int64_t n_index,
-                                   int64_t row_len) {
-  const int64_t n = n_index * row_len;
-  for (int64_t t = global_thread(); t < n; t += grid_threads()) {
-    const int64_t s = t / row_len, c = t - s * row_len;
-    const int32_t k = keys[s];
-    if (k < 0 || (s > 0 && keys[s - 1] == k)) continue;
-    T* dst = gx + static_cast<int64_t>(k) * row_len + c;
-    T acc = *dst;
-    for (int64_t q = s; q < n_index && keys[q] == k; ++q)
-      acc += gy[static_cast<int64_t>(positions[q]) * row_len + c];
-    *dst = acc;
-  }
-}
-
-}  // namespace
+using namespace gather_detail;
 
 template <class T>
 void gather_rows(const T* x, const int32_t* index, T* y, int64_t n_index, int64_t rows, int64_t row_len) {
@@ -91,16 +91,9 @@ void scatter_add_rows(const T* gy, const int32_t* index, T* gx, int64_t n_index,
   if (n_index <= 0 || row_len <= 0) return;
   R2G2_CHECK(n_index <= INT_MAX, "scatter_add_rows: ", n_index,
              " indices exceed the int32 positions of the sort");
-  const int n = static_cast<int>(n_index);
-  cudaStream_t stream = current_stream();
   DeviceScratch<int32_t> keys(n_index), positions_in(n_index), positions(n_index);
   R2G2_LAUNCH(iota_kernel, blocks_for(n_index), kThreads, positions_in.get(), n_index);
-  size_t temp_bytes = 0;
-  R2G2_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, index, keys.get(), positions_in.get(),
-                                                  positions.get(), n, 0, 32, stream));
-  DeviceScratch<unsigned char> temp(static_cast<int64_t>(temp_bytes));
-  R2G2_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.get(), temp_bytes, index, keys.get(),
-                                                  positions_in.get(), positions.get(), n, 0, 32, stream));
+  stable_sort_pairs(index, keys.get(), positions_in.get(), positions.get(), static_cast<int>(n_index));
   R2G2_LAUNCH(segment_add_kernel<T>, blocks_for(n_index * row_len), kThreads, gy, keys.get(), positions.get(),
               gx, n_index, row_len);
 }

@@ -4,45 +4,39 @@
 // ld is, read column-major, its transpose [c, r] with leading dimension ld. So the
 // row-major C = op(A) op(B) is computed as the column-major C^T = op(B)^T op(A)^T:
 // swap the operands (and m with n) and keep each operand's own transpose flag.
-#include <cublas_v2.h>
-#include <cuda_runtime.h>
-
+//
+// Under the host emulator (tests/emulator) there is no cuBLAS: the two column-major
+// calls below are served by the CPU reference GEMM instead, with cuBLAS's argument
+// checks, so everything around them (the operand swap, the leading-dimension fixes,
+// the k == 0 kernel, batching) runs as it does on a device.
 #include <algorithm>
 #include <climits>
 #include <cstdint>
 
 #include "kernels/cuda/check.h"
-#include "kernels/cuda/cublas_handle.h"
 #include "kernels/cuda/gemm.h"
-#include "kernels/cuda/stream.h"
+#include "kernels/cuda/gemm_kernels.cuh"
+#include "kernels/cuda/launch.cuh"
+
+#ifdef R2G2_CUDA_EMULATION
+#include "kernels/cpu/gemm.h"
+#else
+#include <cublas_v2.h>
+
+#include "kernels/cuda/cublas_handle.h"
+#endif
 
 namespace r2g2::kernels::cuda {
 
 namespace {
 
-// C[b] = beta * C[b] for every batch, for k == 0 where there is no product to add (and
-// BLAS implementations differ on whether k == 0 is legal).
 template <class T>
-__global__ void scale_c_kernel(int64_t batch, int64_t m, int64_t n, T beta, T* c, int64_t ldc,
-                               int64_t stride_c) {
-  const int64_t total = batch * m * n;
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
-       idx += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t j = idx % n, i = (idx / n) % m, b = idx / (m * n);
-    T* p = c + b * stride_c + i * ldc + j;
-    *p = beta == T(0) ? T(0) : beta * *p;  // beta == 0 must not read C (it may be NaN)
-  }
-}
-
-template <class T>
-void scale_c(int64_t batch, int64_t m, int64_t n, T beta, T* c, int64_t ldc, int64_t stride_c) {
+void scale_c(int64_t batch, int64_t m, int64_t n, T beta, T* c, int64_t ldc, int64_t stride_c,
+             int64_t repeats) {
   const int64_t total = batch * m * n;
   if (total == 0) return;
-  const int threads = 256;
-  const int64_t blocks = std::min<int64_t>((total + threads - 1) / threads, 65536);
-  scale_c_kernel<T>
-      <<<static_cast<unsigned>(blocks), threads, 0, current_stream()>>>(batch, m, n, beta, c, ldc, stride_c);
-  R2G2_CUDA_LAUNCH_CHECK();
+  R2G2_LAUNCH(gemm_detail::scale_c_kernel<T>, blocks_for(total), kThreads, batch, m, n, beta, c, ldc,
+              stride_c, repeats);
 }
 
 // cuBLAS wants ld >= max(1, rows of the column-major view) = max(1, cols of the row-major
@@ -73,6 +67,43 @@ Dims check_dims(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int
           fix_ld("ldc", m, n, ldc)};
 }
 
+// ---- The two cuBLAS calls: column-major C = alpha op(A) op(B) + beta C, C [m, n] ----
+
+#ifdef R2G2_CUDA_EMULATION
+
+// cuBLAS's own argument checks (CUBLAS_STATUS_INVALID_VALUE), so that the emulated build
+// rejects what a device would.
+void check_blas_args(const char* call, bool ta, bool tb, int m, int n, int k, int lda, int ldb, int ldc,
+                     int batch = 1) {
+  const bool ok = m >= 0 && n >= 0 && k >= 0 && batch >= 0 && lda >= std::max(1, ta ? k : m) &&
+                  ldb >= std::max(1, tb ? n : k) && ldc >= std::max(1, m);
+  if (!ok)
+    throw_cuda_error(call, __FILE__, __LINE__,
+                     "cuBLAS CUBLAS_STATUS_INVALID_VALUE (emulated: an invalid numeric value was used as an "
+                     "argument)");
+}
+
+// A column-major X with leading dimension ld is the row-major X^T with row stride ld, so
+// column-major C = op(A) op(B) is the row-major C^T = op(B)^T op(A)^T.
+template <class T>
+void blas_gemm(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
+               T beta, T* c, int ldc) {
+  check_blas_args("cublas<t>gemm", ta, tb, m, n, k, lda, ldb, ldc);
+  if (m == 0 || n == 0) return;
+  cpu::gemm<T>(tb, ta, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc);
+}
+
+template <class T>
+void blas_gemm_strided(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, long long sa,
+                       const T* b, int ldb, long long sb, T beta, T* c, int ldc, long long sc, int batch) {
+  check_blas_args("cublas<t>gemmStridedBatched", ta, tb, m, n, k, lda, ldb, ldc, batch);
+  if (m == 0 || n == 0) return;
+  for (int i = 0; i < batch; ++i)
+    cpu::gemm<T>(tb, ta, n, m, k, alpha, b + i * sb, ldb, a + i * sa, lda, beta, c + i * sc, ldc);
+}
+
+#else
+
 cublasOperation_t op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 // One overload per type keeps the templates below free of if-constexpr chains.
@@ -101,6 +132,23 @@ cublasStatus_t gemm_strided_call(cublasHandle_t h, cublasOperation_t ta, cublasO
                                    batch);
 }
 
+// alpha and beta live on the host (the handle's default pointer mode).
+template <class T>
+void blas_gemm(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
+               T beta, T* c, int ldc) {
+  R2G2_CUBLAS_CHECK(
+      gemm_call(cublas_handle(), op(ta), op(tb), m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc));
+}
+
+template <class T>
+void blas_gemm_strided(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, long long sa,
+                       const T* b, int ldb, long long sb, T beta, T* c, int ldc, long long sc, int batch) {
+  R2G2_CUBLAS_CHECK(gemm_strided_call(cublas_handle(), op(ta), op(tb), m, n, k, &alpha, a, lda, sa, b, ldb,
+                                      sb, &beta, c, ldc, sc, batch));
+}
+
+#endif
+
 }  // namespace
 
 template <class T>
@@ -108,10 +156,9 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   const Dims d = check_dims(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (m == 0 || n == 0) return;
-  if (k == 0) return scale_c<T>(1, m, n, beta, c, ldc, 0);
-  // Column-major C^T [n, m] = op(B)^T [n, k] * op(A)^T [k, m]; alpha/beta live on the host.
-  R2G2_CUBLAS_CHECK(gemm_call(cublas_handle(), op(trans_b), op(trans_a), d.n, d.m, d.k, &alpha, b, d.ldb, a,
-                              d.lda, &beta, c, d.ldc));
+  if (k == 0) return scale_c<T>(1, m, n, beta, c, ldc, 0, 1);
+  // Column-major C^T [n, m] = op(B)^T [n, k] * op(A)^T [k, m].
+  blas_gemm<T>(trans_b, trans_a, d.n, d.m, d.k, alpha, b, d.ldb, a, d.lda, beta, c, d.ldc);
 }
 
 template <class T>
@@ -121,10 +168,15 @@ void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t 
   R2G2_CHECK(batch >= 0, "gemm_batched: negative batch ", batch);
   const Dims d = check_dims(trans_a, trans_b, m, n, k, lda, ldb, ldc);
   if (batch == 0 || m == 0 || n == 0) return;
-  if (k == 0) return scale_c<T>(batch, m, n, beta, c, ldc, stride_c);
-  if (stride_c == 0 && batch > 1) {
-    // Every product lands on the same C: run them in order, as the CPU reference does
-    // (a strided-batched call would race on C).
+  // With stride_c == 0 every batch entry updates the same C, one after another as in the
+  // CPU reference: C = op(A_0) op(B_0) + beta C, then the next entry on that result.
+  const bool shared_c = stride_c == 0 && batch > 1;
+  if (k == 0) {
+    if (shared_c) return scale_c<T>(1, m, n, beta, c, ldc, 0, batch);
+    return scale_c<T>(batch, m, n, beta, c, ldc, stride_c, 1);
+  }
+  if (shared_c) {
+    // A strided-batched call would race on C.
     for (int64_t i = 0; i < batch; ++i)
       gemm<T>(trans_a, trans_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta, c, ldc);
     return;
@@ -134,9 +186,9 @@ void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t 
   constexpr int64_t kChunk = 65535;
   for (int64_t first = 0; first < batch; first += kChunk) {
     const int count = static_cast<int>(std::min(kChunk, batch - first));
-    R2G2_CUBLAS_CHECK(gemm_strided_call(cublas_handle(), op(trans_b), op(trans_a), d.n, d.m, d.k, &alpha,
-                                        b + first * stride_b, d.ldb, stride_b, a + first * stride_a, d.lda,
-                                        stride_a, &beta, c + first * stride_c, d.ldc, stride_c, count));
+    blas_gemm_strided<T>(trans_b, trans_a, d.n, d.m, d.k, alpha, b + first * stride_b, d.ldb, stride_b,
+                         a + first * stride_a, d.lda, stride_a, beta, c + first * stride_c, d.ldc, stride_c,
+                         count);
   }
 }
 

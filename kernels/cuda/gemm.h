@@ -8,6 +8,9 @@
 // ---- CUDA notes. ----
 // `gemm` and `gemm_batched` call cuBLAS (float32 without TF32 unless kernels/cuda/tf32.h
 // allows it). As in BLAS, beta == 0 means C is not read (it may hold garbage or NaN).
+// As in the CPU reference, gemm_batched with stride_c == 0 applies the batch entries to
+// the one C in order (each C = alpha op(A_i) op(B_i) + beta C); with k == 0 that is C
+// scaled by beta once per entry.
 #include <cstdint>
 
 namespace r2g2::kernels::cuda {
@@ -20,7 +23,8 @@ void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t 
                   const T* a, int64_t lda, int64_t stride_a, const T* b, int64_t ldb, int64_t stride_b,
                   T beta, T* c, int64_t ldc, int64_t stride_c);
 // The hand-written tiled shared-memory kernel (kernel lab and learners; `gemm` uses cuBLAS).
-// Picks a tile shape from the problem size (gemm_blocked_default_tile).
+// Picks a tile shape from the problem size (gemm_blocked_default_tile). With alpha == 0
+// it reads neither A nor B, as BLAS.
 template <class T>
 void gemm_blocked(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                   int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);

@@ -11,8 +11,6 @@
 //     other buffer afterwards: global latency hides behind the math, one barrier a tile.
 //  4. Vector (16-byte) loads and stores when the sizes are tile multiples and the
 //     pointers aligned; otherwise the same kernel runs with bounds-checked scalar loads.
-#include <cuda_runtime.h>
-
 #include <climits>
 #include <cstdint>
 #include <type_traits>
@@ -20,7 +18,7 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/gemm_blocked_kernel.cuh"
-#include "kernels/cuda/stream.h"
+#include "kernels/cuda/launch.cuh"
 
 namespace r2g2::kernels::cuda {
 
@@ -59,20 +57,27 @@ void launch_tiled(bool trans_a, bool trans_b, int m, int n, int k, T alpha, cons
   R2G2_CHECK(grid.y <= 65535, "gemm_blocked: m = ", m, " needs ", grid.y,
              " row blocks, over the 65535 limit");
   const dim3 block((BM / TM) * (BN / TN));
+  // Above 48 KiB a kernel must opt in to its dynamic shared memory (up to 227 KiB).
+  auto opt_in = [](auto kernel) {
+    if constexpr (kSmem > 48 * 1024)
+      R2G2_CUDA_CHECK(
+          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem)));
+  };
   with_bool(trans_a, [&](auto ta) {
     with_bool(trans_b, [&](auto tb) {
-      with_bool(fast, [&](auto f) {
-        auto kernel = gemm_tiled_kernel<T, BM, BN, BK, TM, TN, decltype(ta)::value, decltype(tb)::value,
-                                        decltype(f)::value>;
-        // Above 48 KiB a kernel must opt in to its dynamic shared memory (up to 227 KiB).
-        if constexpr (kSmem > 48 * 1024)
-          R2G2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               static_cast<int>(kSmem)));
-        kernel<<<grid, block, kSmem, current_stream()>>>(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-      });
+      constexpr bool kTA = decltype(ta)::value, kTB = decltype(tb)::value;
+      // Two names, so that a launch says which load path it took.
+      if (fast) {
+        auto gemm_tiled_vector = gemm_tiled_kernel<T, BM, BN, BK, TM, TN, kTA, kTB, true>;
+        opt_in(gemm_tiled_vector);
+        R2G2_LAUNCH_SMEM(gemm_tiled_vector, grid, block, kSmem, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      } else {
+        auto gemm_tiled_scalar = gemm_tiled_kernel<T, BM, BN, BK, TM, TN, kTA, kTB, false>;
+        opt_in(gemm_tiled_scalar);
+        R2G2_LAUNCH_SMEM(gemm_tiled_scalar, grid, block, kSmem, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      }
     });
   });
-  R2G2_CUDA_LAUNCH_CHECK();
 }
 
 template <class T, int I>
@@ -115,7 +120,9 @@ void gemm_blocked_tiled(int tile, bool trans_a, bool trans_b, int64_t m, int64_t
   check_ld("lda", trans_a ? k : m, trans_a ? m : k, lda);
   check_ld("ldb", trans_b ? n : k, trans_b ? k : n, ldb);
   check_ld("ldc", m, n, ldc);
-  const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
+  // alpha == 0: C = beta C without reading A or B (BLAS semantics, as the CPU reference),
+  // so a NaN or Inf there does not leak into C through 0 * x.
+  const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = alpha == T(0) ? 0 : static_cast<int>(k);
   static_assert(kTileCount == 3, "one case per tile below");
   switch (tile) {
     case 0:

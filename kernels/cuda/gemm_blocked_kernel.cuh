@@ -3,8 +3,10 @@
 // from the launch code so that it reads on its own and has no host dependencies.
 #include <cstdint>
 
+#include "kernels/cuda/cuda_api.h"
+
 // `#pragma unroll` where nvcc compiles this; nothing where a host compiler does (the
-// emulation test in tests/gpu), which would otherwise warn about an unknown pragma.
+// emulated suite, tests/kernels/cuda), which would otherwise warn about an unknown pragma.
 #if defined(__CUDACC__)
 #define R2G2_UNROLL _Pragma("unroll")
 #else
@@ -109,7 +111,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
   // Dynamic shared memory: the double-precision 128x128x16 tile needs 66 KiB, over the
   // 48 KiB a static array may take. As[buf][kk][i] = op(A)[m0 + i][k0 + kk] and
   // Bs[buf][kk][j] = op(B)[k0 + kk][n0 + j]; buf alternates between tiles.
-  extern __shared__ __align__(32) unsigned char smem_raw[];
+  R2G2_DYNAMIC_SHARED(unsigned char, smem_raw);
   auto As = reinterpret_cast<T(*)[BK][BM + kPad]>(smem_raw);
   auto Bs = reinterpret_cast<T(*)[BK][BN + kPad]>(smem_raw + sizeof(T) * 2 * BK * (BM + kPad));
 

@@ -2,12 +2,11 @@
 // Launch geometry shared by r2g2's hand-written kernels. Every kernel walks its index
 // space with a grid-stride loop in 64-bit arithmetic, so a capped grid covers any size and
 // no index wraps past 2^31.
-#include <cuda_runtime.h>
-
 #include <algorithm>
 #include <cstdint>
 
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_api.h"
 #include "kernels/cuda/stream.h"
 
 namespace r2g2::kernels::cuda {
@@ -30,9 +29,18 @@ __device__ __forceinline__ int64_t grid_threads() { return static_cast<int64_t>(
 
 }  // namespace r2g2::kernels::cuda
 
-// kernel<<<grid, block, 0, current_stream()>>>(args...) followed by the launch check.
-#define R2G2_LAUNCH(kernel, grid, block, ...)                                             \
-  do {                                                                                    \
-    kernel<<<(grid), (block), 0, ::r2g2::kernels::cuda::current_stream()>>>(__VA_ARGS__); \
-    R2G2_CUDA_LAUNCH_CHECK();                                                             \
+// kernel<<<grid, block, smem, current_stream()>>>(args...) followed by the launch check
+// (check.h). Under the emulator the same line runs the kernel on the host.
+#ifdef R2G2_CUDA_EMULATION
+#define R2G2_KERNEL_CALL(kernel, grid, block, smem, ...) \
+  R2G2_EMULATED_LAUNCH(kernel, grid, block, smem __VA_OPT__(, ) __VA_ARGS__)
+#else
+#define R2G2_KERNEL_CALL(kernel, grid, block, smem, ...) \
+  kernel<<<(grid), (block), (smem), ::r2g2::kernels::cuda::current_stream()>>>(__VA_ARGS__)
+#endif
+#define R2G2_LAUNCH_SMEM(kernel, grid, block, smem, ...)                      \
+  do {                                                                        \
+    R2G2_KERNEL_CALL(kernel, grid, block, smem __VA_OPT__(, ) __VA_ARGS__);   \
+    ::r2g2::kernels::cuda::check_launch(#kernel, __FILE__, __LINE__);         \
   } while (0)
+#define R2G2_LAUNCH(kernel, grid, block, ...) R2G2_LAUNCH_SMEM(kernel, grid, block, 0 __VA_OPT__(, ) __VA_ARGS__)

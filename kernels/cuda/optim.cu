@@ -1,44 +1,13 @@
-// Fused optimizer updates: one pass reads the gradient and state once and writes the new
-// parameter and state, one thread per element.
+// Launchers of the fused optimizer updates (device code in optim_kernels.cuh).
+#include "kernels/cuda/optim.h"
+
 #include <cmath>
 
-#include "kernels/cuda/launch.cuh"
-#include "kernels/cuda/optim.h"
+#include "kernels/cuda/optim_kernels.cuh"
 
 namespace r2g2::kernels::cuda {
 
-namespace {
-
-template <class T>
-__global__ void adam_kernel(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v,
-                            int64_t n, T lr, T beta1, T beta2, T eps, T weight_decay, T bias1, T bias2) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) {
-    const T pi = p[i];
-    const T gi = g[i] + weight_decay * pi;
-    const T mi = beta1 * m[i] + (T(1) - beta1) * gi;
-    const T vi = beta2 * v[i] + (T(1) - beta2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi - lr * (mi / bias1) / (sqrt(vi / bias2) + eps);
-  }
-}
-
-// Without momentum the buffer is ignored (it may be null), as in the CPU reference.
-template <class T>
-__global__ void sgd_kernel(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ buf, int64_t n, T lr,
-                           T momentum, T weight_decay, bool first) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) {
-    const T pi = p[i];
-    T step = g[i] + weight_decay * pi;
-    if (buf && momentum != T(0)) {
-      step = first ? step : momentum * buf[i] + step;
-      buf[i] = step;
-    }
-    p[i] = pi - lr * step;
-  }
-}
-
-}  // namespace
+using namespace optim_detail;
 
 template <class T>
 void adam_step(T* p, const T* g, T* m, T* v, int64_t n, T lr, T beta1, T beta2, T eps, T weight_decay,
@@ -57,6 +26,9 @@ void adam_step(T* p, const T* g, T* m, T* v, int64_t n, T lr, T beta1, T beta2, 
 template <class T>
 void sgd_step(T* p, const T* g, T* buf, int64_t n, T lr, T momentum, T weight_decay, bool first) {
   if (n <= 0) return;
+  // Quietly falling back to plain SGD would train a different model than asked for.
+  R2G2_CHECK(momentum == T(0) || buf != nullptr, "sgd_step: momentum is ", momentum,
+             " but the momentum buffer is null; pass a buffer of ", n, " elements, or momentum 0");
   R2G2_LAUNCH(sgd_kernel<T>, blocks_for(n), kThreads, p, g, buf, n, lr, momentum, weight_decay, first);
 }
 

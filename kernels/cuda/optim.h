@@ -13,6 +13,8 @@ template <class T>
 void adam_step(T* p, const T* g, T* m, T* v, int64_t n, T lr, T beta1, T beta2, T eps, T weight_decay,
                int64_t step);
 // SGD with momentum (PyTorch's form): buf = momentum * buf + g (buf = g at step 1); p -= lr * buf.
+// buf holds n elements when momentum != 0 (a null one throws r2g2::Error); without
+// momentum it is not used and may be null.
 template <class T>
 void sgd_step(T* p, const T* g, T* buf, int64_t n, T lr, T momentum, T weight_decay, bool first);
 

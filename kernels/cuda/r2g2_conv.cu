@@ -1,391 +1,75 @@
-// Batched R2-G2 conv solves on the GPU (see r2g2_conv.h; the CPU reference in
-// kernels/cpu/r2g2_conv.cpp is the specification, this follows it step for step).
-//
-// One block of kSolveThreads threads per system. Dynamic shared memory holds, in float64:
-//   red[warps] | coef[cap+1] | x[n] | r[n] | p[n] | ap[n] | work[D] | basis[(cap+1) n]
-// followed by the system's matrix tile (X_n as [D, ld] in T, or G_n as [D, ld] in double)
-// when it fits. ld is odd so that threads walking down a column hit distinct banks.
-// The residual basis (re-orthogonalisation) is dropped first when memory is short, then
-// the tile: large systems fall back to plain CG over a matrix read from global memory.
-#include <cuda_runtime.h>
+// Launchers of the batched R2-G2 conv solves (see r2g2_conv.h; the CPU reference in
+// kernels/cpu/r2g2_conv.cpp is the specification, the device code in
+// r2g2_conv_kernels.cuh follows it step for step).
+#include "kernels/cuda/r2g2_conv.h"
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 
 #include "core/error.h"
 #include "kernels/cuda/check.h"
-#include "kernels/cuda/group_reduce.cuh"
-#include "kernels/cuda/r2g2_conv.h"
-#include "kernels/cuda/stream.h"
+#include "kernels/cuda/r2g2_conv_kernels.cuh"
+#include "kernels/cuda/scratch.cuh"
 
 namespace r2g2::kernels::cuda {
 
+using namespace r2g2_conv_detail;
+
 namespace {
 
-constexpr int kSolveThreads = 128;
-constexpr int kSolveWarps = kSolveThreads / kWarp;
+// The state of a block that does not fit on chip lives in a slot of global scratch
+// memory, one per block; the grid then shrinks so that the slots take at most this much
+// (or one slot, if that alone is larger) and each block solves several systems in turn.
+constexpr size_t kSlotBudgetBytes = size_t{256} << 20;
+// Blocks of kSolveThreads that one multiprocessor can hold (2048 threads): more slots than
+// SMs x this would sit idle.
+constexpr int64_t kBlocksPerSM = 2048 / kSolveThreads;
 
-struct SolveLayout {
-  int n = 0;     // CG vector length (P in m-space, D in D-space)
-  int work = 0;  // length of the work vector (D)
-  int cap = 0;   // iteration cap
-  bool reorth = false;
-  bool tile = false;
-  int ld = 0;            // row stride of the tile
-  size_t tile_elem = 0;  // bytes per tile element
-  size_t doubles() const {
-    return kSolveWarps + (cap + 1) + 4 * size_t(n) + work + (reorth ? size_t(cap + 1) * n : 0);
-  }
-};
-
-struct SolvePtrs {
-  double *red, *coef, *x, *r, *p, *ap, *work, *basis;
-  void* tile;
-};
-
-__device__ SolvePtrs carve(const SolveLayout& L, void* smem) {
-  SolvePtrs s;
-  double* d = static_cast<double*>(smem);
-  s.red = d;
-  d += kSolveWarps;
-  s.coef = d;
-  d += L.cap + 1;
-  s.x = d;
-  d += L.n;
-  s.r = d;
-  d += L.n;
-  s.p = d;
-  d += L.n;
-  s.ap = d;
-  d += L.n;
-  s.work = d;
-  d += L.work;
-  s.basis = L.reorth ? d : nullptr;
-  if (L.reorth) d += size_t(L.cap + 1) * L.n;
-  s.tile = L.tile ? static_cast<void*>(d) : nullptr;
-  return s;
-}
-
-__device__ __forceinline__ double block_sum(double v, double* red) {
-  return group_all_reduce<kSolveThreads>(v, SumOp{}, red);
-}
-
-__device__ double block_dot(const double* a, const double* b, int n, double* red) {
-  double s = 0;
-  for (int i = threadIdx.x; i < n; i += kSolveThreads) s += a[i] * b[i];
-  return block_sum(s, red);
-}
-
-// Appends r / |r| to the residual basis.
-__device__ void push_residual(const SolvePtrs& v, int n, double rr, int& basis, int cap) {
-  if (!v.basis || basis > cap || !(rr > 0)) return;
-  const double inv = 1.0 / sqrt(rr);
-  for (int i = threadIdx.x; i < n; i += kSolveThreads) v.basis[size_t(basis) * n + i] = v.r[i] * inv;
-  __syncthreads();
-  ++basis;
-}
-
-// r -= U Uᵀ r, twice (classical Gram-Schmidt run twice is as stable as the modified form
-// and needs two block barriers per pass instead of one per basis vector).
-__device__ void reorthogonalise(const SolvePtrs& v, int n, int basis) {
-  const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-  for (int pass = 0; pass < 2; ++pass) {
-    for (int j = warp; j < basis; j += kSolveWarps) {
-      const double* u = v.basis + size_t(j) * n;
-      double a = 0;
-      for (int i = lane; i < n; i += kWarp) a += u[i] * v.r[i];
-      a = warp_all_reduce(a, SumOp{});
-      if (lane == 0) v.coef[j] = a;
-    }
-    __syncthreads();
-    for (int i = threadIdx.x; i < n; i += kSolveThreads) {
-      double ri = v.r[i];
-      for (int j = 0; j < basis; ++j) ri -= v.coef[j] * v.basis[size_t(j) * n + i];
-      v.r[i] = ri;
-    }
-    __syncthreads();
-  }
-}
-
-// CG on b = A x with b in v.r on entry (see the CPU reference for the rules). Every
-// thread runs the same control flow: all scalars come from block-wide reductions that
-// every thread reads identically.
-template <class Apply>
-__device__ void block_cg(const Apply& apply, const SolvePtrs& v, int n, int cap, double trace,
-                         const R2G2CGSettings& s, int& iterations, double& rel_residual) {
-  const double b_norm = sqrt(block_dot(v.r, v.r, n, v.red));
-  iterations = 0;
-  if (!(b_norm > 0)) {  // rhs = 0: eps* = 0
-    for (int i = threadIdx.x; i < n; i += kSolveThreads) v.x[i] = 0;
-    __syncthreads();
-    rel_residual = b_norm == 0 ? 0.0 : b_norm;
-    return;
-  }
-  if (s.paper) {
-    for (int i = threadIdx.x; i < n; i += kSolveThreads) v.x[i] = v.r[i];
-    __syncthreads();
-    apply(v.x, v.ap);
-    for (int i = threadIdx.x; i < n; i += kSolveThreads) v.r[i] = v.x[i] - v.ap[i];
-  } else {
-    for (int i = threadIdx.x; i < n; i += kSolveThreads) v.x[i] = 0;
-  }
-  __syncthreads();
-  double rr = block_dot(v.r, v.r, n, v.red);
-  int basis = 0;
-  push_residual(v, n, rr, basis, cap);
-  for (int i = threadIdx.x; i < n; i += kSolveThreads) v.p[i] = v.r[i];
-  __syncthreads();
-  while (iterations < cap) {
-    bool done;
-    if (s.paper) {
-      int ok = 1;
-      for (int i = threadIdx.x; i < n; i += kSolveThreads) ok &= fabs(v.r[i]) < s.abs_tol ? 1 : 0;
-      done = __syncthreads_and(ok) != 0;
-    } else {
-      done = sqrt(rr) <= s.tol * b_norm;
-    }
-    if (done) break;
-    apply(v.p, v.ap);
-    const double pap = block_dot(v.p, v.ap, n, v.red);
-    const double pp = block_dot(v.p, v.p, n, v.red);
-    if (!(pap > 1e-15 * trace * pp)) break;  // only rounding left along p
-    const double alpha = rr / pap;
-    for (int i = threadIdx.x; i < n; i += kSolveThreads) {
-      v.x[i] += alpha * v.p[i];
-      v.r[i] -= alpha * v.ap[i];
-    }
-    __syncthreads();
-    if (v.basis) reorthogonalise(v, n, basis);
-    const double rr_new = block_dot(v.r, v.r, n, v.red);
-    ++iterations;
-    const double beta = rr_new / rr;
-    rr = rr_new;
-    for (int i = threadIdx.x; i < n; i += kSolveThreads) v.p[i] = v.r[i] + beta * v.p[i];
-    __syncthreads();
-    push_residual(v, n, rr, basis, cap);
-  }
-  rel_residual = sqrt(rr) / b_norm;
-}
-
-// out[i] = Σ_k M[i, k] v[k] for i < rows, M row-major with stride ld (any element type).
-// A warp per row when rows are long (lanes stride along the row), a thread per row
-// otherwise; `scale(i, acc)` finishes each entry. Ends with a barrier.
-template <class M, class Scale>
-__device__ void rows_times(const M* m, int ld, int rows, int cols, const double* v, double* out,
-                           Scale scale) {
-  if (cols >= kWarp) {
-    const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-    for (int i = warp; i < rows; i += kSolveWarps) {
-      double acc = 0;
-      for (int k = lane; k < cols; k += kWarp) acc += static_cast<double>(m[size_t(i) * ld + k]) * v[k];
-      acc = warp_all_reduce(acc, SumOp{});
-      if (lane == 0) out[i] = scale(i, acc);
-    }
-  } else {
-    for (int i = threadIdx.x; i < rows; i += kSolveThreads) {
-      double acc = 0;
-      for (int k = 0; k < cols; ++k) acc += static_cast<double>(m[size_t(i) * ld + k]) * v[k];
-      out[i] = scale(i, acc);
-    }
-  }
-  __syncthreads();
-}
-
-// out[k] = Σ_i M[i, k] v[i] for k < cols (Mᵀ v). Ends with a barrier.
-template <class M>
-__device__ void cols_times(const M* m, int ld, int rows, int cols, const double* v, double* out) {
-  if (rows >= kWarp) {
-    const int warp = threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
-    for (int k = warp; k < cols; k += kSolveWarps) {
-      double acc = 0;
-      for (int i = lane; i < rows; i += kWarp) acc += static_cast<double>(m[size_t(i) * ld + k]) * v[i];
-      acc = warp_all_reduce(acc, SumOp{});
-      if (lane == 0) out[k] = acc;
-    }
-  } else {
-    for (int k = threadIdx.x; k < cols; k += kSolveThreads) {
-      double acc = 0;
-      for (int i = 0; i < rows; ++i) acc += static_cast<double>(m[size_t(i) * ld + k]) * v[i];
-      out[k] = acc;
-    }
-  }
-  __syncthreads();
-}
-
-// K v = Xᵀ (s² ⊙ (X v)) through the work vector t[D].
-template <class T>
-struct KApply {
-  const T* X;
-  int ld, D, P;
-  const T* sc;
-  double* t;
-  __device__ void operator()(const double* v, double* out) const {
-    const T* s = sc;
-    rows_times(X, ld, D, P, v, t, [s](int d, double acc) {
-      const double sd = s[d];
-      return sd * sd * acc;
-    });
-    cols_times(X, ld, D, P, t, out);
-  }
-};
-
-// M v = s ⊙ (G (s ⊙ v)) through the work vector u[D].
-template <class T>
-struct MApply {
-  const double* G;
-  int ld, D;
-  const T* sc;
-  double* u;
-  __device__ void operator()(const double* v, double* out) const {
-    for (int i = threadIdx.x; i < D; i += kSolveThreads) u[i] = static_cast<double>(sc[i]) * v[i];
-    __syncthreads();
-    const T* s = sc;
-    rows_times(G, ld, D, D, u, out, [s](int i, double acc) { return static_cast<double>(s[i]) * acc; });
-  }
-};
-
-__device__ void write_stats(const R2G2SolveStats& st, int64_t sys, int iterations, double rel,
-                            double star_sq) {
-  if (threadIdx.x != 0) return;
-  if (st.iterations) st.iterations[sys] = iterations;
-  if (st.rel_residual) st.rel_residual[sys] = rel;
-  if (st.eps_star_sq) st.eps_star_sq[sys] = star_sq;
-}
-
-template <class T>
-__global__ void __launch_bounds__(kSolveThreads)
-    solve_m_kernel(const T* cols, const T* sigma, const T* eps, T* beta, R2G2SolveStats st, R2G2ConvGeom g,
-                   R2G2CGSettings s, SolveLayout L) {
-  extern __shared__ double smem[];
-  const SolvePtrs v = carve(L, smem);
-  const int64_t sys = blockIdx.x;
-  const int64_t n = sys / g.channels, c = sys % g.channels;
-  const int D = static_cast<int>(g.d), P = static_cast<int>(g.p);
-  const T* Xg = cols + n * g.d * g.p;
-  const T* X = Xg;
-  int ld = P;
-  if (L.tile) {
-    T* tile = static_cast<T*>(v.tile);
-    for (int64_t i = threadIdx.x; i < int64_t(D) * P; i += kSolveThreads)
-      tile[(i / P) * L.ld + i % P] = Xg[i];
-    X = tile;
-    ld = L.ld;
-  }
-  const T* sc = sigma + c * g.d;
-  const T* ec = eps + c * g.d;
-  // rhs = Xᵀ (s ⊙ eps) into r; trace(K) = Σ_d s_d² |X_d|².
-  double tr = 0;
-  for (int d = threadIdx.x; d < D; d += kSolveThreads) {
-    const double sd = sc[d];
-    v.work[d] = sd * static_cast<double>(ec[d]);
-    double row = 0;
-    for (int q = 0; q < P; ++q) {
-      const double xv = Xg[int64_t(d) * P + q];
-      row += xv * xv;
-    }
-    tr += sd * sd * row;
-  }
-  __syncthreads();
-  const double trace = block_sum(tr, v.red);
-  cols_times(X, ld, D, P, v.work, v.r);
-  const KApply<T> apply{X, ld, D, P, sc, v.work};
-  int iterations = 0;
-  double rel = 0;
-  block_cg(apply, v, P, L.cap, trace, s, iterations, rel);
-  for (int q = threadIdx.x; q < P; q += kSolveThreads) beta[sys * P + q] = static_cast<T>(v.x[q]);
-  double star_sq = 0;
-  if (st.eps_star_sq && iterations > 0) {
-    apply(v.x, v.ap);
-    star_sq = block_dot(v.x, v.ap, P, v.red);  // |s ⊙ X beta|² = betaᵀ K beta
-  }
-  write_stats(st, sys, iterations, rel, star_sq);
-}
-
-// gram[n, i, j] = Σ_q X_n[i, q] X_n[j, q] in double.
-template <class T>
-__global__ void gram_kernel(const T* cols, double* gram, int64_t images, int64_t D, int64_t P) {
-  const int64_t total = images * D * D;
-  for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < total;
-       idx += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t n = idx / (D * D), i = (idx / D) % D, j = idx % D;
-    const T* a = cols + (n * D + i) * P;
-    const T* b = cols + (n * D + j) * P;
-    double acc = 0;
-    for (int64_t q = 0; q < P; ++q) acc += static_cast<double>(a[q]) * static_cast<double>(b[q]);
-    gram[idx] = acc;
-  }
-}
-
-template <class T>
-__global__ void __launch_bounds__(kSolveThreads)
-    solve_d_kernel(const double* gram, const T* sigma, const T* eps, T* eps_star, R2G2SolveStats st,
-                   R2G2ConvGeom g, R2G2CGSettings s, SolveLayout L) {
-  extern __shared__ double smem[];
-  const SolvePtrs v = carve(L, smem);
-  const int64_t sys = blockIdx.x;
-  const int64_t n = sys / g.channels, c = sys % g.channels;
-  const int D = static_cast<int>(g.d);
-  const double* Gg = gram + n * g.d * g.d;
-  const double* G = Gg;
-  int ld = D;
-  if (L.tile) {
-    double* tile = static_cast<double*>(v.tile);
-    for (int64_t i = threadIdx.x; i < int64_t(D) * D; i += kSolveThreads)
-      tile[(i / D) * L.ld + i % D] = Gg[i];
-    G = tile;
-    ld = L.ld;
-  }
-  const T* sc = sigma + c * g.d;
-  const T* ec = eps + c * g.d;
-  double tr = 0;
-  for (int i = threadIdx.x; i < D; i += kSolveThreads) {
-    const double si = sc[i];
-    v.x[i] = static_cast<double>(ec[i]);
-    tr += si * si * Gg[int64_t(i) * D + i];
-  }
-  __syncthreads();
-  const double trace = block_sum(tr, v.red);
-  const MApply<T> apply{G, ld, D, sc, v.work};
-  apply(v.x, v.r);  // rhs = M eps
-  int iterations = 0;
-  double rel = 0;
-  R2G2CGSettings cg = s;
-  cg.paper = false;
-  block_cg(apply, v, D, L.cap, trace, cg, iterations, rel);
-  for (int i = threadIdx.x; i < D; i += kSolveThreads) eps_star[sys * D + i] = static_cast<T>(v.x[i]);
-  write_stats(st, sys, iterations, rel, block_dot(v.x, v.x, D, v.red));
-}
-
-size_t max_shared_bytes() {
-  int device = 0, bytes = 0;
+int device_attribute(cudaDeviceAttr attr) {
+  int device = 0, value = 0;
   R2G2_CUDA_CHECK(cudaGetDevice(&device));
-  R2G2_CUDA_CHECK(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  return static_cast<size_t>(bytes);
+  R2G2_CUDA_CHECK(cudaDeviceGetAttribute(&value, attr, device));
+  return value;
 }
 
-// Fits the layout into the device's shared memory: vectors first (required), then the
-// residual basis, then the matrix tile.
-SolveLayout plan(int n, int work, int cap, int64_t tile_rows, int64_t tile_cols, size_t tile_elem,
-                 const char* op) {
-  SolveLayout L;
+struct LaunchPlan {
+  SolveLayout layout;
+  size_t shared_bytes = 0;
+  int64_t blocks = 0;
+};
+
+// Shared memory takes the vectors first, then the residual basis, then the matrix tile;
+// what does not fit goes to global slots. Re-orthogonalisation is never dropped: without
+// it rounding breaks the finite termination that the rank cap relies on (see the CPU
+// reference), and CG capped there stops short on ill-conditioned systems.
+LaunchPlan plan(int64_t systems, int n, int work, int cap, int64_t tile_rows, int64_t tile_cols,
+                size_t tile_elem) {
+  LaunchPlan P;
+  SolveLayout& L = P.layout;
   L.n = n;
   L.work = work;
   L.cap = cap;
   L.tile_elem = tile_elem;
   L.ld = static_cast<int>(tile_cols | 1);
-  const size_t limit = max_shared_bytes();
-  R2G2_CHECK(L.doubles() * sizeof(double) <= limit, op, ": a system of ", n, " unknowns and ", work,
-             " patch rows needs ", L.doubles() * sizeof(double), " bytes of shared memory; the device has ",
-             limit);
-  L.reorth = true;
-  if (L.doubles() * sizeof(double) > limit) L.reorth = false;
-  const size_t tile_bytes = static_cast<size_t>(tile_rows) * L.ld * tile_elem;
-  L.tile = L.doubles() * sizeof(double) + tile_bytes <= limit;
-  return L;
-}
-
-size_t layout_bytes(const SolveLayout& L, int64_t tile_rows) {
-  return L.doubles() * sizeof(double) + (L.tile ? static_cast<size_t>(tile_rows) * L.ld * L.tile_elem : 0);
+  const size_t limit = static_cast<size_t>(device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin));
+  const auto fits = [&](size_t extra_bytes) {
+    return L.shared_doubles() * sizeof(double) + extra_bytes <= limit;
+  };
+  if (!fits(0)) L.basis_on_chip = false;
+  if (!fits(0)) L.vectors_on_chip = false;
+  const size_t tile_bytes = static_cast<size_t>(tile_rows) * static_cast<size_t>(L.ld) * tile_elem;
+  L.tile = fits(tile_bytes);
+  P.shared_bytes = L.shared_doubles() * sizeof(double) + (L.tile ? tile_bytes : 0);
+  const size_t slot_bytes = L.slot_doubles() * sizeof(double);
+  if (slot_bytes == 0) {
+    P.blocks = systems;
+  } else {
+    const int64_t resident = int64_t{device_attribute(cudaDevAttrMultiProcessorCount)} * kBlocksPerSM;
+    const int64_t affordable = static_cast<int64_t>(std::max<size_t>(1, kSlotBudgetBytes / slot_bytes));
+    P.blocks = std::max<int64_t>(1, std::min({systems, resident, affordable}));
+  }
+  return P;
 }
 
 template <class K>
@@ -393,6 +77,19 @@ void allow_shared(K kernel, size_t bytes) {
   R2G2_CUDA_CHECK(
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
 }
+
+// The global slots of a plan (none when everything is on chip).
+class Slots {
+ public:
+  explicit Slots(const LaunchPlan& P) {
+    const size_t slot = P.layout.slot_doubles();
+    if (slot) memory_ = std::make_unique<DeviceScratch<double>>(P.blocks * static_cast<int64_t>(slot));
+  }
+  double* get() const { return memory_ ? memory_->get() : nullptr; }
+
+ private:
+  std::unique_ptr<DeviceScratch<double>> memory_;
+};
 
 void check_geom(const R2G2ConvGeom& g, const char* op) {
   R2G2_CHECK(g.d <= INT32_MAX && g.p <= INT32_MAX && g.images * g.channels <= INT32_MAX, op,
@@ -409,13 +106,12 @@ void r2g2_conv_solve_m(const T* cols, const T* sigma, const T* eps, T* beta, con
   check_geom(g, "r2g2_conv_solve_m");
   const int rank_bound = static_cast<int>(std::min(g.d, g.p));
   const int cap = s.paper ? std::min(s.max_iters, rank_bound) : rank_bound;
-  const SolveLayout L = plan(static_cast<int>(g.p), static_cast<int>(g.d), std::max(cap, 0), g.d, g.p,
-                             sizeof(T), "r2g2_conv_solve_m");
-  const size_t bytes = layout_bytes(L, g.d);
-  allow_shared(solve_m_kernel<T>, bytes);
-  solve_m_kernel<T><<<static_cast<unsigned>(systems), kSolveThreads, bytes, current_stream()>>>(
-      cols, sigma, eps, beta, st, g, s, L);
-  R2G2_CUDA_LAUNCH_CHECK();
+  const LaunchPlan P =
+      plan(systems, static_cast<int>(g.p), static_cast<int>(g.d), std::max(cap, 0), g.d, g.p, sizeof(T));
+  const Slots slots(P);
+  allow_shared(solve_m_kernel<T>, P.shared_bytes);
+  R2G2_LAUNCH_SMEM(solve_m_kernel<T>, static_cast<unsigned>(P.blocks), kSolveThreads, P.shared_bytes, cols,
+                   sigma, eps, beta, st, g, s, P.layout, slots.get());
 }
 
 template <class T>
@@ -424,18 +120,14 @@ void r2g2_conv_solve_d(const T* cols, const T* sigma, const T* eps, T* eps_star,
   const int64_t systems = g.images * g.channels;
   if (systems == 0 || g.d == 0 || g.p == 0) return;
   check_geom(g, "r2g2_conv_solve_d");
-  const int64_t entries = g.images * g.d * g.d;
-  const unsigned gram_blocks = static_cast<unsigned>(std::clamp<int64_t>((entries + 255) / 256, 1, 1 << 16));
-  gram_kernel<T><<<gram_blocks, 256, 0, current_stream()>>>(cols, gram, g.images, g.d, g.p);
-  R2G2_CUDA_LAUNCH_CHECK();
+  R2G2_LAUNCH(gram_kernel<T>, blocks_for(g.images * g.d * g.d), kThreads, cols, gram, g.images, g.d, g.p);
   const int cap = static_cast<int>(std::min(g.d, g.p));
-  const SolveLayout L =
-      plan(static_cast<int>(g.d), static_cast<int>(g.d), cap, g.d, g.d, sizeof(double), "r2g2_conv_solve_d");
-  const size_t bytes = layout_bytes(L, g.d);
-  allow_shared(solve_d_kernel<T>, bytes);
-  solve_d_kernel<T><<<static_cast<unsigned>(systems), kSolveThreads, bytes, current_stream()>>>(
-      gram, sigma, eps, eps_star, st, g, s, L);
-  R2G2_CUDA_LAUNCH_CHECK();
+  const LaunchPlan P =
+      plan(systems, static_cast<int>(g.d), static_cast<int>(g.d), cap, g.d, g.d, sizeof(double));
+  const Slots slots(P);
+  allow_shared(solve_d_kernel<T>, P.shared_bytes);
+  R2G2_LAUNCH_SMEM(solve_d_kernel<T>, static_cast<unsigned>(P.blocks), kSolveThreads, P.shared_bytes, gram,
+                   sigma, eps, eps_star, st, g, s, P.layout, slots.get());
 }
 
 #define R2G2_INSTANTIATE(T)                                                                            \

@@ -3,11 +3,14 @@
 // signatures, device pointers (stats too), launched on r2g2's current stream. See the
 // CPU header for the contract.
 //
-// One thread block per (image, output channel) system. The CG vectors, the residual
-// basis used for re-orthogonalisation and all dot products are float64 in shared memory;
-// X_n sits in shared memory next to them when it fits (the paper's upper VGG layers at
-// P = 4, and smaller ones), else the block reads it from global memory, where the O
-// blocks of one image share it through L2. Every system stops on its own.
+// A thread block solves one (image, output channel) system at a time. The CG vectors, the
+// residual basis used for re-orthogonalisation and all dot products are float64, in
+// shared memory when they fit and otherwise in global scratch memory (one slot per
+// block, so the grid shrinks and blocks take several systems in turn); large systems
+// therefore run too, with the same arithmetic. X_n (or G_n) sits in shared memory next
+// to them when it fits (the paper's upper VGG layers at P = 4, and smaller ones), else
+// the block reads it from global memory, where the O blocks of one image share it
+// through L2. Every system stops on its own.
 #include <cstdint>
 
 #include "kernels/cpu/r2g2_conv.h"  // R2G2ConvGeom, R2G2CGSettings, R2G2SolveStats

@@ -1,8 +1,9 @@
 #pragma once
 // CUDA implementation of kernels/cpu/random.h: the same signatures, device pointers,
 // launched on r2g2's current stream (kernels/cuda/stream.h). Errors throw r2g2::Error.
-// The same seed and offset give the same Philox integers as the CPU; normals are computed
-// in double and rounded, so they agree with the CPU's to the last bit or two.
+// The same seed and offset give the same Philox integers as the CPU, bit for bit; the
+// normals agree with the CPU's to the bound stated in core/random.h (the device's log,
+// sqrt, cos and sin are not glibc's).
 // ---- The CPU reference's notes follow. ----
 // The counter-based normal generator specified in core/random.h.
 #include <cstdint>

@@ -3,13 +3,12 @@
 // allocator (so a per-call scratch buffer costs no cudaMalloc after the first call).
 // Freed when the object dies; the memory is only reused by work queued later on the same
 // stream, which runs after the kernels that use it now.
-#include <cuda_runtime.h>
-
 #include <cstddef>
 #include <cstdint>
 
 #include "core/cuda_backend.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/cuda_api.h"
 #include "kernels/cuda/stream.h"
 
 namespace r2g2::kernels::cuda {

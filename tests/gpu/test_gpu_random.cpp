@@ -1,8 +1,8 @@
 // RNG parity: CUDA randn draws the same numbers as the CPU for the same seed and offset
 // (core/random.h). The Philox integers must match exactly; the normals are computed in
-// double on both devices with libm functions that differ by an ulp or two, so float32
-// values match bit for bit except for (very rare) rounding tie-breaks, and float64 values
-// to ~1e-15.
+// double on both devices with math libraries that differ by an ulp or two, so float64
+// values agree to 16 * 2^-53 relative and float32 values are equal or one ulp apart
+// (core/random.h derives the bound).
 #include <doctest/doctest.h>
 
 #include <cmath>
