@@ -13,13 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "core/data/datasets.h"
 #include "core/optim.h"
 #include "core/random.h"
 #include "estimators/estimator.h"
 #include "layers/bayes_linear.h"
 #include "layers/module.h"
 #include "models/bayes_classifier.h"  // BayesStepStats, BayesEvalStats, expected_calibration_error
-#include "models/datasets.h"
 
 namespace r2g2 {
 

@@ -4,9 +4,9 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/data/batches.h"
 #include "core/ops.h"
 #include "core/optim.h"
-#include "models/batches.h"
 
 namespace r2g2 {
 

@@ -4,7 +4,7 @@
 #include <functional>
 #include <string>
 
-#include "models/datasets.h"
+#include "core/data/datasets.h"
 #include "models/mlp.h"
 
 namespace r2g2 {

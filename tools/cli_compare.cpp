@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "core/data/batches.h"
+#include "core/data/datasets.h"
 #include "core/device.h"
-#include "models/batches.h"
 #include "models/bayes_mlp.h"
-#include "models/datasets.h"
 #include "tools/cli.h"
 
 namespace {

@@ -3,12 +3,12 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/data/cifar10.h"
+#include "core/data/data_file.h"
+#include "core/data/datasets.h"
+#include "core/data/idx.h"
+#include "core/data/mnist_json.h"
 #include "core/error.h"
-#include "models/cifar10.h"
-#include "models/data_file.h"
-#include "models/datasets.h"
-#include "models/idx.h"
-#include "models/mnist_json.h"
 #include "tools/cli.h"
 
 namespace fs = std::filesystem;

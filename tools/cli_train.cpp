@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "core/checkpoint.h"
+#include "core/data/datasets.h"
 #include "core/device.h"
-#include "models/datasets.h"
 #include "models/mlp_train.h"
 #include "tools/cli.h"
 

@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/data/datasets.h"
 #include "core/device.h"
 #include "core/ops.h"
 #include "estimators/moments.h"
 #include "models/bayes_mlp.h"
-#include "models/datasets.h"
 #include "tools/cli.h"
 
 namespace {

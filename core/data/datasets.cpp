@@ -1,14 +1,14 @@
-#include "models/datasets.h"
+#include "core/data/datasets.h"
 
 #include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
 
+#include "core/data/cifar10.h"
+#include "core/data/idx.h"
+#include "core/data/mnist_json.h"
 #include "core/error.h"
-#include "models/cifar10.h"
-#include "models/idx.h"
-#include "models/mnist_json.h"
 
 namespace fs = std::filesystem;
 

@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "core/data/datasets.h"
+#include "core/data/idx.h"
 #include "data_test_util.h"
-#include "models/datasets.h"
-#include "models/idx.h"
 
 using namespace r2g2;
 using namespace r2g2::data;

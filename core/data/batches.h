@@ -13,9 +13,9 @@
 #include <optional>
 #include <vector>
 
+#include "core/data/datasets.h"
 #include "core/device.h"
 #include "core/tensor.h"
-#include "models/datasets.h"
 
 namespace r2g2::data {
 

@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <map>
 
+#include "core/data/datasets.h"
+#include "core/data/idx.h"
+#include "core/data/mnist_json.h"
 #include "data_test_util.h"
-#include "models/datasets.h"
-#include "models/idx.h"
-#include "models/mnist_json.h"
 
 using namespace r2g2;
 using namespace r2g2::data;

@@ -6,9 +6,9 @@
 #include <numeric>
 #include <set>
 
+#include "core/data/batches.h"
+#include "core/data/datasets.h"
 #include "data_test_util.h"
-#include "models/batches.h"
-#include "models/datasets.h"
 
 using namespace r2g2;
 using namespace r2g2::data;

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "models/labeled_bytes.h"
+#include "core/data/labeled_bytes.h"
 
 namespace r2g2::data {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/data/data_file.h"
 #include "core/error.h"
-#include "models/data_file.h"
 
 namespace r2g2::test {
 

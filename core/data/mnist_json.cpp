@@ -1,4 +1,4 @@
-#include "models/mnist_json.h"
+#include "core/data/mnist_json.h"
 
 #include <cctype>
 #include <charconv>
@@ -6,10 +6,10 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/data/batches.h"
+#include "core/data/data_file.h"
+#include "core/data/idx.h"
 #include "core/error.h"
-#include "models/batches.h"
-#include "models/data_file.h"
-#include "models/idx.h"
 
 namespace fs = std::filesystem;
 

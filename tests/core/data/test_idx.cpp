@@ -4,9 +4,9 @@
 
 #include <chrono>
 
+#include "core/data/data_file.h"
+#include "core/data/idx.h"
 #include "data_test_util.h"
-#include "models/data_file.h"
-#include "models/idx.h"
 
 using namespace r2g2;
 using namespace r2g2::data;

@@ -1,10 +1,10 @@
-#include "models/idx.h"
+#include "core/data/idx.h"
 
 #include <algorithm>
 #include <cstdio>
 
+#include "core/data/data_file.h"
 #include "core/error.h"
-#include "models/data_file.h"
 
 namespace r2g2::data {
 

@@ -3,9 +3,9 @@
 
 #include <filesystem>
 
+#include "core/data/cifar10.h"
+#include "core/data/datasets.h"
 #include "data_test_util.h"
-#include "models/cifar10.h"
-#include "models/datasets.h"
 
 using namespace r2g2;
 using namespace r2g2::data;

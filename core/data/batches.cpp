@@ -1,4 +1,4 @@
-#include "models/batches.h"
+#include "core/data/batches.h"
 
 #include <limits>
 #include <numeric>

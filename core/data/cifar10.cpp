@@ -1,9 +1,9 @@
-#include "models/cifar10.h"
+#include "core/data/cifar10.h"
 
 #include <algorithm>
 
+#include "core/data/data_file.h"
 #include "core/error.h"
-#include "models/data_file.h"
 
 namespace r2g2::data {
 

@@ -1,6 +1,6 @@
 #pragma once
 // Examples as the files store them: u8 pixels and u8 labels, before any scaling. The
-// IDX, CIFAR-10 and JSON readers all produce this; models/datasets.h turns it into
+// IDX, CIFAR-10 and JSON readers all produce this; core/data/datasets.h turns it into
 // tensors.
 #include <cstdint>
 #include <vector>

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "models/labeled_bytes.h"
+#include "core/data/labeled_bytes.h"
 
 namespace r2g2::data {
 
