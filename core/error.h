@@ -1,28 +1,3 @@
 #pragma once
-// Errors carry a message that names what went wrong (shapes, dtypes, devices, files).
-#include <sstream>
-#include <stdexcept>
-#include <string>
-
-namespace r2g2 {
-
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-namespace detail {
-template <class... Args>
-std::string concat(const Args&... args) {
-  std::ostringstream os;
-  (os << ... << args);
-  return os.str();
-}
-}  // namespace detail
-
-}  // namespace r2g2
-
-// R2G2_CHECK(cond, "message parts", ...): throws r2g2::Error with the parts joined.
-#define R2G2_CHECK(cond, ...)                                              \
-  do {                                                                     \
-    if (!(cond)) throw ::r2g2::Error(::r2g2::detail::concat(__VA_ARGS__)); \
-  } while (0)
+// r2g2::Error and R2G2_CHECK are defined in the bottom layer, which kernels/ shares with core/.
+#include "kernels/runtime/error.h"  // IWYU pragma: export

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/error.h"
+#include "kernels/runtime/error.h"
 
 namespace r2g2::kernels::cpu {
 

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/error.h"
+#include "kernels/runtime/error.h"
 
 #if R2G2_WITH_BLAS
 #include <cblas.h>

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "core/error.h"
+#include "kernels/runtime/error.h"
 
 namespace r2g2::kernels::cpu {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
+#include "kernels/runtime/error.h"
 
 namespace r2g2::kernels::cpu {
 

@@ -6,14 +6,13 @@
 #include <cstdint>
 #include <mutex>
 
-#include "core/cuda/allocator.h"
-#include "core/cuda_backend.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/conv.h"
 #include "kernels/cuda/conv_kernels.cuh"
 #include "kernels/cuda/cudnn_conv.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/runtime/device_memory.h"
 
 // The host emulator has no cuDNN: there the whole-batch convolutions always take the
 // im2col + gemm path.
@@ -135,7 +134,7 @@ void drop(ScratchBuffer& b) {
   void* p = b.ptr;
   const size_t bytes = b.bytes;
   b = ScratchBuffer{};
-  if (p != nullptr) cuda_backend::free(p, bytes);
+  if (p != nullptr) runtime::device_release(p, bytes);
 }
 
 void release_conv_scratch() {
@@ -147,7 +146,7 @@ void release_conv_scratch() {
 }  // namespace
 
 void* conv_scratch(ScratchSlot slot, size_t bytes) {
-  static const bool registered = (cuda_backend::add_memory_releaser(release_conv_scratch), true);
+  static const bool registered = (runtime::add_memory_releaser(release_conv_scratch), true);
   (void)registered;
   ScratchPool& pool = scratch_pool();
   std::lock_guard lock(pool.mutex);
@@ -160,13 +159,13 @@ void* conv_scratch(ScratchSlot slot, size_t bytes) {
     size_t got = want;
     void* p = nullptr;
     try {
-      p = cuda_backend::malloc(want);
+      p = runtime::device_allocate(want);
     } catch (const Error&) {
       if (want == bytes) throw;
     }
     if (p == nullptr) {
       got = bytes;
-      p = cuda_backend::malloc(bytes);
+      p = runtime::device_allocate(bytes);
     }
     b.ptr = p;
     b.bytes = got;

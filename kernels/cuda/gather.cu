@@ -22,7 +22,7 @@
 #include <numeric>
 #include <vector>
 
-#include "core/cuda_backend.h"
+#include "kernels/runtime/device_memory.h"
 #else
 #include <cub/device/device_radix_sort.cuh>
 #endif
@@ -49,8 +49,8 @@ void stable_sort_pairs(const int32_t* keys_in, int32_t* keys_out, const int32_t*
     sorted_keys[s] = keys[order[s]];
     sorted_values[s] = values[order[s]];
   }
-  cuda_backend::memcpy_h2d(keys_out, sorted_keys.data(), count * sizeof(int32_t));
-  cuda_backend::memcpy_h2d(values_out, sorted_values.data(), count * sizeof(int32_t));
+  runtime::copy_to_device(keys_out, sorted_keys.data(), count * sizeof(int32_t));
+  runtime::copy_to_device(values_out, sorted_values.data(), count * sizeof(int32_t));
 #else
   cudaStream_t stream = current_stream();
   size_t temp_bytes = 0;

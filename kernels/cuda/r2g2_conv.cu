@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <memory>
 
-#include "core/error.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/r2g2_conv_kernels.cuh"
 #include "kernels/cuda/scratch.cuh"
+#include "kernels/runtime/error.h"
 
 namespace r2g2::kernels::cuda {
 

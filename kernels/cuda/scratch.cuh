@@ -6,10 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/cuda_backend.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/cuda_api.h"
 #include "kernels/cuda/stream.h"
+#include "kernels/runtime/device_memory.h"
 
 namespace r2g2::kernels::cuda {
 
@@ -19,8 +19,8 @@ class DeviceScratch {
   explicit DeviceScratch(int64_t count)
       : count_(count),
         bytes_(static_cast<size_t>(count > 0 ? count : 1) * sizeof(T)),
-        data_(static_cast<T*>(cuda_backend::malloc(bytes_))) {}
-  ~DeviceScratch() { cuda_backend::free(data_, bytes_); }
+        data_(static_cast<T*>(runtime::device_allocate(bytes_))) {}
+  ~DeviceScratch() { runtime::device_release(data_, bytes_); }
   DeviceScratch(const DeviceScratch&) = delete;
   DeviceScratch& operator=(const DeviceScratch&) = delete;
   T* get() const { return data_; }
@@ -38,7 +38,7 @@ class DeviceScratch {
 // kernel queued before: their errors surface here).
 template <class T>
 void read_back(T* host, const T* device, int64_t count) {
-  cuda_backend::memcpy_d2h(host, device, static_cast<size_t>(count) * sizeof(T));
+  runtime::copy_to_host(host, device, static_cast<size_t>(count) * sizeof(T));
 }
 
 // The "no error" value of an unsigned long long error flag: atomicMin(flag, position)

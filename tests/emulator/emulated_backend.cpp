@@ -1,13 +1,14 @@
-// What the emulated kernels/cuda files need from outside kernels/cuda: the stream and
-// the scratch-memory hooks of core/cuda_backend.h, here over the emulator's device
-// memory; plus kernels/cuda/check.cpp and core/cuda/allocator.cpp themselves, built
-// against the emulator (malloc/free go through the real caching allocator).
+// What the emulated kernels/cuda files need from outside kernels/: the stream, and
+// core/cuda_backend.h here over the emulator's device memory; plus kernels/cuda/check.cpp,
+// core/cuda/allocator.cpp and core/cuda/device_memory.cpp (kernels/runtime's memory hooks)
+// themselves, built against the emulator (malloc/free go through the real caching allocator).
 #include "emulator/cuda_emulator.h"
 
 #include "core/cuda_backend.h"
 #include "core/error.h"
 #include "kernels/cuda/check.cpp"  // NOLINT(bugprone-suspicious-include): the file under test
 #include "core/cuda/allocator.cpp"  // NOLINT(bugprone-suspicious-include): the file under test
+#include "core/cuda/device_memory.cpp"  // NOLINT(bugprone-suspicious-include): the file under test
 
 namespace r2g2::kernels::cuda {
 cudaStream_t current_stream() { return nullptr; }
