@@ -127,21 +127,29 @@ Tensor mask_by_positive(const Tensor& eps, const Tensor& sigma) {
   return out;
 }
 
+Tensor record_node(const char* name, const Tensor& h, const std::vector<Tensor>& inputs,
+                   std::function<void(const Tensor& g, Grads& d)> fill) {
+  std::vector<bool> need(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) need[i] = inputs[i].defined() && inputs[i].requires_grad();
+  return record(name, h, inputs, [need = std::move(need), fill = std::move(fill)](const Tensor& g) {
+    Grads d(need);
+    fill(g, d);
+    return d.take();
+  });
+}
+
 Tensor record_latent_linear(const char* name, const Tensor& h, const Tensor& mu, const Tensor& sigma,
                             const Tensor& weight, const Tensor& bias, const Tensor& eps_used) {
+  enum : size_t { kZMu, kZSigma, kWeight, kBias };
   Tensor mu_d = mu.detach(), sigma_d = sigma.detach(), w_d = weight.detach(), e = eps_used.detach();
-  const bool need_mu = mu.requires_grad(), need_sigma = sigma.requires_grad();
-  const bool need_w = weight.requires_grad(), need_b = bias.defined() && bias.requires_grad();
-  return record(name, h, {mu, sigma, weight, bias}, [=](const Tensor& g) {
-    Tensor gmu, gsigma, gw, gb;
-    if (need_mu || need_sigma) {
+  return record_node(name, h, {mu, sigma, weight, bias}, [=](const Tensor& g, Grads& d) {
+    if (d.any(kZMu, kZSigma)) {
       Tensor gz = matmul(g, w_d);  // L^T g per example
-      if (need_sigma) gsigma = mul(gz, e);
-      if (need_mu) gmu = gz;
+      d.put(kZSigma, [&] { return mul(gz, e); });
+      d.put(kZMu, [&] { return gz; });
     }
-    if (need_w) gw = matmul(g.t(), add(mu_d, mul(sigma_d, e)));
-    if (need_b) gb = sum(g, {0});
-    return std::vector<Tensor>{gmu, gsigma, gw, gb};
+    d.put(kWeight, [&] { return matmul(g.t(), add(mu_d, mul(sigma_d, e))); });
+    d.put(kBias, [&] { return sum(g, {0}); });
   });
 }
 
@@ -153,10 +161,6 @@ Tensor latent_forward(const Tensor& mu, const Tensor& sigma, const Tensor& weigh
   Tensor h = matmul(z, weight.detach().t());
   if (bias.defined()) h = add(h, bias.detach());
   return h;
-}
-
-void unsupported(const std::string& estimator, const std::string& layer, const std::string& why) {
-  throw Error(estimator + " cannot be used on a " + layer + ": " + why);
 }
 
 }  // namespace r2g2::est

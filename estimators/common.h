@@ -3,7 +3,10 @@
 // of kernels/*/r2g2_elementwise.h behind device dispatch, and the backward of a
 // Gaussian latent followed by a linear map (RT and R2-G2 differ only in the noise
 // they pass to it: eps or eps*).
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/random.h"
 #include "core/tensor.h"
@@ -39,8 +42,34 @@ Tensor record_latent_linear(const char* name, const Tensor& h, const Tensor& mu,
 Tensor latent_forward(const Tensor& mu, const Tensor& sigma, const Tensor& weight, const Tensor& bias,
                       Generator& gen, Tensor* eps);
 
-// Error for an estimator/layer combination that does not exist, naming both and why.
-[[noreturn]] void unsupported(const std::string& estimator, const std::string& layer, const std::string& why);
+// The gradients one tape node returns, by input position. An estimator's backward asks
+// need/any before computing a term and put()s it lazily, so terms for inputs that want
+// no gradient (frozen weights, a data input x) cost nothing.
+class Grads {
+ public:
+  explicit Grads(std::vector<bool> need) : need_(std::move(need)), out_(need_.size()) {}
+  bool need(size_t i) const { return need_[i]; }
+  template <class... I>
+  bool any(I... i) const {
+    return (need_[static_cast<size_t>(i)] || ...);
+  }
+  template <class F>
+  void put(size_t i, F&& compute) {
+    if (need_[i]) out_[i] = compute();
+  }
+  std::vector<Tensor> take() { return std::move(out_); }
+
+ private:
+  std::vector<bool> need_;
+  std::vector<Tensor> out_;
+};
+
+// record() with the backward written as fill(g, grads); an undefined input needs nothing.
+Tensor record_node(const char* name, const Tensor& h, const std::vector<Tensor>& inputs,
+                   std::function<void(const Tensor& g, Grads& d)> fill);
+
+// Input positions of a Bayesian linear node: {x, mu, sigma, bias_mu, bias_sigma}.
+enum LinearInput : size_t { kX, kMu, kSigma, kBiasMu, kBiasSigma };
 
 }  // namespace r2g2::est
 

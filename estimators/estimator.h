@@ -34,10 +34,22 @@ struct EstimatorOptions {
   bool r2g2_shared_sample = false;
 };
 
+namespace est {
+struct EstimatorEntry;
+struct EstimatorState;
+}  // namespace est
+
+// One estimator bound to one layer. Which function serves which layer kind is the
+// table in registry.cpp; a pair missing there is an r2g2::Error naming the estimator,
+// the layer kind, why (where known) and the kinds the estimator does support.
 class Estimator {
  public:
-  virtual ~Estimator() = default;
-  virtual std::string name() const = 0;
+  Estimator(const est::EstimatorEntry& entry, const EstimatorOptions& options);
+  ~Estimator();
+  Estimator(const Estimator&) = delete;
+  Estimator& operator=(const Estimator&) = delete;
+
+  std::string name() const;
 
   // Bayesian linear layer h = x W^T + b, W ~ N(mu, sigma^2) and b ~ N(bias_mu, bias_sigma^2)
   // mean field. x [N, in]; mu, sigma [out, in]; bias_mu, bias_sigma [out]. No bias: both
@@ -45,20 +57,18 @@ class Estimator {
   // exactly as an extra input column of ones (one more weight per output unit); it is
   // handled in place rather than by concatenation, to avoid copying x and the weights.
   // Returns h [N, out] with gradients to x, mu, sigma, bias_mu, bias_sigma.
-  virtual Tensor linear(const Tensor& x, const Tensor& mu, const Tensor& sigma, const Tensor& bias_mu,
-                        const Tensor& bias_sigma, Generator& gen) = 0;
+  Tensor linear(const Tensor& x, const Tensor& mu, const Tensor& sigma, const Tensor& bias_mu,
+                const Tensor& bias_sigma, Generator& gen);
 
   // Gaussian latent z ~ N(mu, sigma^2), one per example (mu, sigma [N, D], e.g. a VAE
   // encoder's output), followed by a deterministic linear layer: h = z W^T + bias [N, m],
   // weight [m, D], bias [m] or undefined. Gradients to mu, sigma, weight, bias.
-  virtual Tensor latent_linear(const Tensor& mu, const Tensor& sigma, const Tensor& weight,
-                               const Tensor& bias, Generator& gen) = 0;
+  Tensor latent_linear(const Tensor& mu, const Tensor& sigma, const Tensor& weight, const Tensor& bias,
+                       Generator& gen);
 
   // Bayesian conv2d WITHOUT bias (the layer adds its own bias term): x [N, C, H, W],
   // mu, sigma [O, C, kh, kw] -> h [N, O, OH, OW], gradients to x, mu, sigma.
-  // Implemented by the estimators/conv/conv_estimators.h functions.
-  virtual Tensor conv2d(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams p,
-                        Generator& gen) = 0;
+  Tensor conv2d(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams p, Generator& gen);
 
   // Score-function hook. A pathwise estimator returns an undefined Tensor. The score
   // estimator blocks the pathwise gradient to mu/sigma in its forward and keeps
@@ -66,16 +76,17 @@ class Estimator {
   // s = stopgrad(loss) * sum log q and forgets the draws. The model adds (s - s.detach())
   // to the loss it differentiates: the value is unchanged and autodiff delivers
   // loss * d log q / d(mu, sigma).
-  virtual Tensor score_surrogate(const Tensor& loss) {
-    (void)loss;
-    return {};
-  }
+  Tensor score_surrogate(const Tensor& loss);
   // True for estimators whose gradient needs score_surrogate to be added to the loss.
-  virtual bool needs_surrogate() const { return false; }
+  bool needs_surrogate() const;
 
   // R2-G2 read-out of the last forward pass (nullopt for estimators without a solve,
   // or before the first forward).
-  virtual std::optional<R2G2Diagnostics> diagnostics() const { return std::nullopt; }
+  std::optional<R2G2Diagnostics> diagnostics() const;
+
+ private:
+  const est::EstimatorEntry* entry_;
+  std::unique_ptr<est::EstimatorState> state_;
 };
 
 // Builds an estimator by name; an unknown name throws r2g2::Error listing the known ones.

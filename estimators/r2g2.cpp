@@ -17,155 +17,119 @@
 #include "core/ops.h"
 #include "estimators/common.h"
 #include "estimators/conv/conv_estimators.h"
-#include "estimators/factories.h"
 #include "estimators/r2g2_latent.h"
+#include "estimators/table.h"
 
 namespace r2g2::est {
 
 namespace {
 
-class R2G2 : public Estimator {
- public:
-  R2G2(std::string name, const EstimatorOptions& options) : name_(std::move(name)), options_(options) {}
-  std::string name() const override { return name_; }
-
-  Tensor linear(const Tensor& x, const Tensor& mu, const Tensor& sigma, const Tensor& bias_mu,
-                const Tensor& bias_sigma, Generator& gen) override {
-    check_linear_args(name_, x, mu, sigma, bias_mu, bias_sigma);
-    const int64_t N = x.size(0), out = mu.size(0);
-    const int64_t D = mu.size(1) + (bias_sigma.defined() ? 1 : 0);
-    Tensor xd = x.detach(), mud = mu.detach(), sd = sigma.detach(), bsd = detached(bias_sigma);
-    const bool needed = needs_grad({&x, &mu, &sigma, &bias_mu, &bias_sigma});
-    Tensor h, r, v, x2, s2;  // x^2 and sigma^2 serve v and the backward
-    Tensor E, eb;            // the shared weight noise (shared sample only), for the diagnostics
-    {
-      NoGrad no_grad;
-      x2 = square(xd);
-      s2 = square(sd);
-      if (options_.r2g2_shared_sample) {
-        SharedSample s = draw_shared_sample(mu, sigma, bias_mu, bias_sigma, gen);
-        h = linear_apply(xd, s.W, s.b);  // bit-identical to rt for the same noise
-        if (needed) {
-          r = matmul(xd, mul(sd, s.E).t());
-          if (bsd.defined()) r = add(r, mul(bsd, s.eb));
-          E = s.E;
-          eb = s.eb;
-        }
-      } else {
-        Tensor mean = matmul(xd, mud.t());
-        if (bias_mu.defined()) mean = add(mean, bias_mu.detach());
-        v = variance(x2, s2, bsd);
-        Tensor xi = gen.randn(mean.shape(), mean.dtype(), mean.device());
-        r = mul(sqrt(v), xi);
-        h = add(mean, r);
-      }
-    }
-    if (!needed) return h;  // evaluation: no gradient, no solve
-    Tensor beta;
-    {
-      NoGrad no_grad;
-      if (!v.defined()) v = variance(x2, s2, bsd);
-      beta = r2g2_ratio(r, v, solver_options());  // K beta = r for every (n, i); 0 where v = 0
-      const bool shared = options_.r2g2_shared_sample;
-      const double expected = static_cast<double>(N * out * D);
-      const bool paper = options_.r2g2.solver == R2G2Solver::paper;
-      // Computed only when someone asks (it reads values back from the device).
-      pending_ = [v, beta, E, eb, shared, expected, N, out, paper]() {
-        NoGrad ng;
-        R2G2Diagnostics d;
-        d.systems = N * out;
-        d.method = std::string(paper ? "paper rule on " : "") +
-                   (shared ? "closed form, shared weight sample" : "closed form, LRT-style sampling");
-        // ||eps*_ni||^2 = sum_j sigma_ij^2 x_nj^2 beta_ni^2 = v beta^2 (= r^2 / v for the exact beta).
-        const double kept = sum(mul(v, square(beta))).item();
-        // The shared draw counts once per example; with LRT-style sampling no weight noise is
-        // drawn and ||eps||^2 is its expectation, D per system.
-        double total = expected;
-        if (shared) {
-          double e2 = sum(square(E)).item();
-          if (eb.defined()) e2 += sum(square(eb)).item();
-          total = static_cast<double>(N) * e2;
-        }
-        d.noise_removed = total > 0 ? 1.0 - kept / total : 0.0;
-        return d;
-      };
-      cached_.reset();
-    }
-    const bool need_x = x.requires_grad(), need_mu = mu.requires_grad(), need_sigma = sigma.requires_grad();
-    const bool need_bmu = bias_mu.defined() && bias_mu.requires_grad();
-    const bool need_bsigma = bsd.defined() && bias_sigma.requires_grad();
-    return record("r2g2_linear", h, {x, mu, sigma, bias_mu, bias_sigma}, [=](const Tensor& g) {
-      Tensor gx, gmu, gsigma, gbmu, gbsigma;
-      Tensor c = mul(g, beta);  // g_ni r_ni / v_ni
-      if (need_x) gx = add(matmul(g, mud), mul(xd, matmul(c, s2)));
-      if (need_mu) gmu = matmul(g.t(), xd);
-      if (need_sigma) gsigma = mul(sd, matmul(c.t(), x2));
-      if (need_bmu) gbmu = sum(g, {0});
-      if (need_bsigma) gbsigma = mul(bsd, sum(c, {0}));
-      return std::vector<Tensor>{gx, gmu, gsigma, gbmu, gbsigma};
-    });
-  }
-
-  Tensor latent_linear(const Tensor& mu, const Tensor& sigma, const Tensor& weight, const Tensor& bias,
-                       Generator& gen) override {
-    check_latent_args(name_, mu, sigma, weight, bias);
-    Tensor eps;
-    Tensor h = latent_forward(mu, sigma, weight, bias, gen, &eps);  // the rt forward, same noise
-    if (!needs_grad({&mu, &sigma, &weight, &bias})) return h;
-    LatentProjection p = r2g2_latent_project(sigma, eps, weight, solver_options());
-    pending_ = [p, eps]() { return summarize(p, eps); };
-    cached_.reset();
-    return record_latent_linear("r2g2_latent_linear", h, mu, sigma, weight, bias, p.eps_star);
-  }
-
-  Tensor conv2d(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams p,
-                Generator& gen) override {
-    check_conv_args(name_, x, mu, sigma);
-    R2G2Diagnostics d;
-    d.systems = -1;  // marks "not filled" (the solve only runs when a gradient is needed)
-    Tensor h = conv_est::r2g2(x, mu, sigma, p, gen, solver_options(), &d);
-    if (d.systems >= 0) {
-      pending_ = nullptr;
-      cached_ = d;
-    }
-    return h;
-  }
-
-  std::optional<R2G2Diagnostics> diagnostics() const override {
-    if (!cached_ && pending_) cached_ = pending_();
-    return cached_;
-  }
-
- private:
-  R2G2Options solver_options() const { return options_.r2g2; }
-  // v = x^2 (sigma^2)^T (+ bsigma^2) from the squares.
-  static Tensor variance(const Tensor& x2, const Tensor& s2, const Tensor& bsd) {
-    Tensor v = matmul(x2, s2.t());
-    return bsd.defined() ? add(v, square(bsd)) : v;
-  }
-
-  std::string name_;
-  EstimatorOptions options_;
-  std::function<R2G2Diagnostics()> pending_;  // computes the read-out on demand (host sync)
-  mutable std::optional<R2G2Diagnostics> cached_;
-};
+// v = x^2 (sigma^2)^T (+ bsigma^2) from the squares.
+Tensor variance(const Tensor& x2, const Tensor& s2, const Tensor& bsd) {
+  Tensor v = matmul(x2, s2.t());
+  return bsd.defined() ? add(v, square(bsd)) : v;
+}
 
 }  // namespace
 
-std::unique_ptr<Estimator> make_r2g2(const EstimatorOptions& options) {
-  return std::make_unique<R2G2>("r2g2", options);
+Tensor r2g2_linear(EstimatorState& state, const Tensor& x, const Tensor& mu, const Tensor& sigma,
+                   const Tensor& bias_mu, const Tensor& bias_sigma, Generator& gen) {
+  const EstimatorOptions& options = state.options;
+  const int64_t N = x.size(0), out = mu.size(0);
+  const int64_t D = mu.size(1) + (bias_sigma.defined() ? 1 : 0);
+  Tensor xd = x.detach(), mud = mu.detach(), sd = sigma.detach(), bsd = detached(bias_sigma);
+  const bool needed = needs_grad({&x, &mu, &sigma, &bias_mu, &bias_sigma});
+  Tensor h, r, v, x2, s2;  // x^2 and sigma^2 serve v and the backward
+  Tensor E, eb;            // the shared weight noise (shared sample only), for the diagnostics
+  {
+    NoGrad no_grad;
+    x2 = square(xd);
+    s2 = square(sd);
+    if (options.r2g2_shared_sample) {
+      SharedSample s = draw_shared_sample(mu, sigma, bias_mu, bias_sigma, gen);
+      h = linear_apply(xd, s.W, s.b);  // bit-identical to rt for the same noise
+      if (needed) {
+        r = matmul(xd, mul(sd, s.E).t());
+        if (bsd.defined()) r = add(r, mul(bsd, s.eb));
+        E = s.E;
+        eb = s.eb;
+      }
+    } else {
+      Tensor mean = matmul(xd, mud.t());
+      if (bias_mu.defined()) mean = add(mean, bias_mu.detach());
+      v = variance(x2, s2, bsd);
+      Tensor xi = gen.randn(mean.shape(), mean.dtype(), mean.device());
+      r = mul(sqrt(v), xi);
+      h = add(mean, r);
+    }
+  }
+  if (!needed) return h;  // evaluation: no gradient, no solve
+  Tensor beta;
+  {
+    NoGrad no_grad;
+    if (!v.defined()) v = variance(x2, s2, bsd);
+    beta = r2g2_ratio(r, v, options.r2g2);  // K beta = r for every (n, i); 0 where v = 0
+    const bool shared = options.r2g2_shared_sample;
+    const double expected = static_cast<double>(N * out * D);
+    const bool paper = options.r2g2.solver == R2G2Solver::paper;
+    // Computed only when someone asks (it reads values back from the device).
+    state.set_diagnostics([v, beta, E, eb, shared, expected, N, out, paper]() {
+      NoGrad ng;
+      R2G2Diagnostics d;
+      d.systems = N * out;
+      d.method = std::string(paper ? "paper rule on " : "") +
+                 (shared ? "closed form, shared weight sample" : "closed form, LRT-style sampling");
+      // ||eps*_ni||^2 = sum_j sigma_ij^2 x_nj^2 beta_ni^2 = v beta^2 (= r^2 / v for the exact beta).
+      const double kept = sum(mul(v, square(beta))).item();
+      // The shared draw counts once per example; with LRT-style sampling no weight noise is
+      // drawn and ||eps||^2 is its expectation, D per system.
+      double total = expected;
+      if (shared) {
+        double e2 = sum(square(E)).item();
+        if (eb.defined()) e2 += sum(square(eb)).item();
+        total = static_cast<double>(N) * e2;
+      }
+      d.noise_removed = total > 0 ? 1.0 - kept / total : 0.0;
+      return d;
+    });
+  }
+  return record_node("r2g2_linear", h, {x, mu, sigma, bias_mu, bias_sigma}, [=](const Tensor& g, Grads& d) {
+    Tensor c = mul(g, beta);  // g_ni r_ni / v_ni
+    d.put(kX, [&] { return add(matmul(g, mud), mul(xd, matmul(c, s2))); });
+    d.put(kMu, [&] { return matmul(g.t(), xd); });
+    d.put(kSigma, [&] { return mul(sd, matmul(c.t(), x2)); });
+    d.put(kBiasMu, [&] { return sum(g, {0}); });
+    d.put(kBiasSigma, [&] { return mul(bsd, sum(c, {0})); });
+  });
 }
 
-std::unique_ptr<Estimator> make_r2g2_paper(const EstimatorOptions& options) {
-  EstimatorOptions o = options;
-  o.r2g2.solver = R2G2Solver::paper;
-  return std::make_unique<R2G2>("r2g2-paper", o);
+Tensor r2g2_latent_linear(EstimatorState& state, const Tensor& mu, const Tensor& sigma, const Tensor& weight,
+                          const Tensor& bias, Generator& gen) {
+  Tensor eps;
+  Tensor h = latent_forward(mu, sigma, weight, bias, gen, &eps);  // the rt forward, same noise
+  if (!needs_grad({&mu, &sigma, &weight, &bias})) return h;
+  LatentProjection p = r2g2_latent_project(sigma, eps, weight, state.options.r2g2);
+  state.set_diagnostics([p, eps]() { return summarize(p, eps); });
+  return record_latent_linear("r2g2_latent_linear", h, mu, sigma, weight, bias, p.eps_star);
 }
 
-std::unique_ptr<Estimator> make_r2g2_shared(const EstimatorOptions& options) {
-  EstimatorOptions o = options;
-  o.r2g2_shared_sample = true;
-  return std::make_unique<R2G2>("r2g2-shared", o);
+Tensor r2g2_conv2d(EstimatorState& state, const Tensor& x, const Tensor& mu, const Tensor& sigma,
+                   Conv2dParams p, Generator& gen) {
+  R2G2Diagnostics d;
+  d.systems = -1;  // marks "not filled" (the solve only runs when a gradient is needed)
+  Tensor h = conv_est::r2g2(x, mu, sigma, p, gen, state.options.r2g2, &d);
+  if (d.systems >= 0) state.set_diagnostics(d);
+  return h;
+}
+
+EstimatorOptions r2g2_paper_options(EstimatorOptions options) {
+  options.r2g2.solver = R2G2Solver::paper;
+  return options;
+}
+
+EstimatorOptions r2g2_shared_options(EstimatorOptions options) {
+  options.r2g2_shared_sample = true;
+  return options;
 }
 
 }  // namespace r2g2::est

@@ -1,32 +1,76 @@
-// The estimator registry (one line per estimator) and estimator schedules.
+// The (estimator, layer kind) table and estimator schedules.
 #include <cctype>
 #include <string>
 
 #include "core/error.h"
+#include "estimators/conv/conv_estimators.h"
 #include "estimators/estimator.h"
-#include "estimators/factories.h"
+#include "estimators/table.h"
 
 namespace r2g2 {
 
+namespace est {
 namespace {
 
-struct Entry {
-  const char* name;
-  std::unique_ptr<Estimator> (*make)(const EstimatorOptions&);
+const Unsupported kLrtLimits[] = {
+    {LayerKind::conv2d,
+     "LRT needs a diagonal K, but a convolution shares each weight across output positions, "
+     "so K = X^T diag(sigma^2) X is not diagonal; use rt, flipout or r2g2"},
+    {LayerKind::latent_linear,
+     "LRT needs a diagonal K, but here K = W diag(sigma^2) W^T couples the outputs; use rt or r2g2"},
+};
+
+const Unsupported kFlipoutLimits[] = {
+    {LayerKind::latent_linear,
+     "Flipout decorrelates a weight sample shared by the mini-batch, but a latent already has "
+     "independent noise per example; use rt or r2g2"},
 };
 
 // A table rather than self-registering objects: the library is static, and the linker
-// would drop an estimator file that nothing else references.
-const Entry kEstimators[] = {
-    {"rt", est::make_rt},
-    {"rt-per-example", est::make_rt_per_example},
-    {"lrt", est::make_lrt},
-    {"flipout", est::make_flipout},
-    {"score", est::make_score},
-    {"r2g2", est::make_r2g2},
-    {"r2g2-paper", est::make_r2g2_paper},
-    {"r2g2-shared", est::make_r2g2_shared},
+// would drop an estimator file that nothing else references. Listed in help-text order.
+const EstimatorEntry kEstimators[] = {
+    {.name = "rt",
+     .linear = rt_linear,
+     .conv2d = stateless_conv2d<conv_est::rt>,
+     .latent_linear = rt_latent_linear},
+    {.name = "rt-per-example",
+     .linear = rt_per_example_linear,
+     .conv2d = stateless_conv2d<conv_est::rt_per_example>,
+     .latent_linear = rt_latent_linear},  // a latent already has independent noise per example
+    {.name = "lrt", .linear = lrt_linear, .why_not = kLrtLimits},
+    {.name = "flipout",
+     .linear = flipout_linear,
+     .conv2d = stateless_conv2d<conv_est::flipout>,
+     .why_not = kFlipoutLimits},
+    {.name = "score",
+     .linear = score_linear,
+     .conv2d = score_conv2d,
+     .latent_linear = score_latent_linear,
+     .needs_surrogate = true},
+    {.name = "r2g2", .linear = r2g2_linear, .conv2d = r2g2_conv2d, .latent_linear = r2g2_latent_linear},
+    {.name = "r2g2-paper",
+     .linear = r2g2_linear,
+     .conv2d = r2g2_conv2d,
+     .latent_linear = r2g2_latent_linear,
+     .adjust_options = r2g2_paper_options},
+    {.name = "r2g2-shared",
+     .linear = r2g2_linear,
+     .conv2d = r2g2_conv2d,
+     .latent_linear = r2g2_latent_linear,
+     .adjust_options = r2g2_shared_options},
 };
+
+}  // namespace
+
+const EstimatorEntry* find_estimator(const std::string& name) {
+  for (const auto& e : kEstimators)
+    if (name == e.name) return &e;
+  return nullptr;
+}
+
+}  // namespace est
+
+namespace {
 
 std::string trim(const std::string& s) {
   size_t a = 0, b = s.size();
@@ -35,29 +79,23 @@ std::string trim(const std::string& s) {
   return s.substr(a, b - a);
 }
 
-bool known(const std::string& name) {
-  for (const auto& e : kEstimators)
-    if (name == e.name) return true;
-  return false;
-}
-
 }  // namespace
 
 std::vector<std::string> estimator_names() {
   std::vector<std::string> out;
-  for (const auto& e : kEstimators) out.push_back(e.name);
+  for (const auto& e : est::kEstimators) out.push_back(e.name);
   return out;
 }
 
 std::string estimator_names_joined() {
   std::string s;
-  for (const auto& e : kEstimators) s += (s.empty() ? "" : ", ") + std::string(e.name);
+  for (const auto& e : est::kEstimators) s += (s.empty() ? "" : ", ") + std::string(e.name);
   return s;
 }
 
 std::unique_ptr<Estimator> make_estimator(const std::string& name, const EstimatorOptions& options) {
-  for (const auto& e : kEstimators)
-    if (name == e.name) return e.make(options);
+  if (const est::EstimatorEntry* e = est::find_estimator(name))
+    return std::make_unique<Estimator>(*e, options);
   throw Error("unknown estimator '" + name + "'; known estimators: " + estimator_names_joined());
 }
 
@@ -92,7 +130,7 @@ EstimatorSchedule::EstimatorSchedule(const std::string& spec) {
                  "') needs a positive step count after ':'");
       steps = v;
     }
-    R2G2_CHECK(known(name), where, ": unknown estimator '", name,
+    R2G2_CHECK(est::find_estimator(name) != nullptr, where, ": unknown estimator '", name,
                "'; known estimators: ", estimator_names_joined());
     R2G2_CHECK(last || steps > 0, where, ": segment ", i + 1, " ('", part,
                "') needs a step count (name:steps) because another segment follows it");

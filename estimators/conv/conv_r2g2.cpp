@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/autograd.h"
+#include "estimators/common.h"
 #include "estimators/conv/conv_common.h"
 #include "estimators/conv/conv_estimators.h"
 #include "estimators/conv/r2g2_conv_solve.h"
@@ -15,6 +16,8 @@ namespace {
 
 // Elements of one [count, O, D] temporary; the backward holds about four of them.
 constexpr int64_t kChunkElements = int64_t{1} << 22;
+
+enum ConvInput : size_t { kX, kMu, kSigma };
 
 }  // namespace
 
@@ -34,14 +37,13 @@ Tensor r2g2(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams
     sigma2 = reshape(sigma.detach().contiguous(), {dims.o, dims.d});
     noise = solve_eps_star(cols, sigma2, reshape(eps, {dims.o, dims.d}), opt, diag);
   }
-  const bool need_x = x.requires_grad(), need_mu = mu.requires_grad(), need_sigma = sigma.requires_grad();
   const Shape w_shape = mu.shape();
-  return record("conv2d_r2g2", h, {x, mu, sigma}, [=](const Tensor& g_in) {
+  return est::record_node("conv2d_r2g2", h, {x, mu, sigma}, [=](const Tensor& g_in, est::Grads& d) {
     const int64_t N = dims.n, O = dims.o, D = dims.d, P = dims.p;
     Tensor g3 = reshape(g_in.detach().contiguous(), {N, O, P});
     Tensor dmu = Tensor::zeros({O, D}, g3.dtype(), g3.device());
     Tensor dsigma = Tensor::zeros({O, D}, g3.dtype(), g3.device());
-    Tensor dx = need_x ? Tensor::zeros({N, dims.c, dims.h, dims.w}, g3.dtype(), g3.device()) : Tensor();
+    Tensor dx = d.need(kX) ? Tensor::zeros({N, dims.c, dims.h, dims.w}, g3.dtype(), g3.device()) : Tensor();
     const int64_t chunk =
         std::clamp<int64_t>(kChunkElements / std::max<int64_t>(O * D, 1), 1, std::max<int64_t>(N, 1));
     for (int64_t n0 = 0; n0 < N; n0 += chunk) {
@@ -51,19 +53,20 @@ Tensor r2g2(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams
       // eps*_nc for the chunk, [count, O, D].
       Tensor es = noise.beta.defined() ? mul(matmul(noise.beta.slice(0, n0, n1), xt), sigma2)
                                        : noise.eps_star.slice(0, n0, n1);
-      if (need_mu || need_sigma) {
+      if (d.any(kMu, kSigma)) {
         Tensor xg = matmul(gc, xt);  // X_n g_nc, [count, O, D]
-        if (need_mu) dmu = add(dmu, sum(xg, {0}));
-        if (need_sigma) dsigma = add(dsigma, sum(mul(xg, es), {0}));
+        if (d.need(kMu)) dmu = add(dmu, sum(xg, {0}));
+        if (d.need(kSigma)) dsigma = add(dsigma, sum(mul(xg, es), {0}));
       }
-      if (need_x) {
+      if (d.need(kX)) {
         // dX_n = (mu + sigma ⊙ eps*_n)ᵀ g_n, the column gradient of image n.
         Tensor w_star = add(mu2, mul(sigma2, es));
         detail::col2im_add(matmul(w_star.transpose(1, 2), gc), dims, dx, n0);
       }
     }
-    return std::vector<Tensor>{dx, need_mu ? reshape(dmu, w_shape) : Tensor(),
-                               need_sigma ? reshape(dsigma, w_shape) : Tensor()};
+    d.put(kX, [&] { return dx; });
+    d.put(kMu, [&] { return reshape(dmu, w_shape); });
+    d.put(kSigma, [&] { return reshape(dsigma, w_shape); });
   });
 }
 
