@@ -1,14 +1,15 @@
 #pragma once
 // A host emulator for r2g2's CUDA device code, so that every hand-written kernel runs in
 // ctest on a machine without a GPU. Include it before a kernels/cuda/*.cu file and the
-// host compiler builds the launchers and kernels as plain C++ (see
-// tests/kernels/cuda/README.md for how a suite does that).
+// host compiler builds the launchers and kernels as plain C++: each test file in
+// tests/kernels/cuda does that for the one .cu it tests (README: "Device code without a
+// device").
 //
 // Model. Each CUDA thread of a block is a fiber (its own stack); blocks run one after
 // another. A fiber runs until it reaches __syncthreads, a warp collective or the end of
-// the kernel, so execution is deterministic. Odd launches run the threads of a phase in
-// ascending order and even launches in descending order, so code that reads another
-// thread's write without a barrier between them sees stale data in one of the two.
+// the kernel, so execution is deterministic. A kernel's odd launches run the threads of a
+// phase in ascending order and its even launches in descending order, so code that reads
+// another thread's write without a barrier between them sees stale data in one of the two.
 // Under ThreadSanitizer every fiber is a separate TSan context and the only
 // happens-before edges are the barriers and warp collectives: a missing __syncthreads
 // or a shared-memory race is reported as a data race. Under AddressSanitizer device
