@@ -21,15 +21,7 @@ namespace gpu = r2g2::kernels::cuda;
 using namespace r2g2::test::emulated;
 
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const r2g2::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using r2g2::test::error_of;
 
 // n indices into `rows` rows: with n > rows every row repeats.
 std::vector<int32_t> indices(int64_t n, int64_t rows, uint64_t seed) {

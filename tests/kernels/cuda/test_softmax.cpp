@@ -31,15 +31,7 @@ bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const r2g2::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using r2g2::test::error_of;
 
 // |got - want| <= bound[k], NaN matching NaN and infinities matching exactly.
 template <class T>
