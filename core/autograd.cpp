@@ -1,4 +1,4 @@
-#include "core/autograd.h"
+#include "r2g2/core/autograd.h"
 
 #include <algorithm>
 #include <atomic>
@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "core/ops.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
+#include "r2g2/core/tensor.h"
 
 namespace r2g2 {
 

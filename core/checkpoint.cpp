@@ -1,7 +1,7 @@
 // Checkpoint files: see core/checkpoint.h for the layout. The payload is built in
 // memory, checksummed, and written through a temporary file that is fsync'ed and
 // renamed over the target; loading validates everything before trusting a length.
-#include "core/checkpoint.h"
+#include "r2g2/core/checkpoint.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,8 +14,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "core/autograd.h"
-#include "kernels/common.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/kernels/common.h"
 
 namespace r2g2 {
 

@@ -17,8 +17,8 @@
 #include <map>
 #include <string>
 
-#include "core/optim.h"
-#include "core/tensor.h"
+#include "r2g2/core/optim.h"
+#include "r2g2/core/tensor.h"
 
 namespace r2g2 {
 

@@ -1,12 +1,12 @@
-#include "core/device.h"
+#include "r2g2/core/device.h"
 
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <new>
 
-#include "core/cuda_backend.h"
-#include "core/error.h"
+#include "r2g2/core/cuda_backend.h"
+#include "r2g2/core/error.h"
 
 namespace r2g2 {
 

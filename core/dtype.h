@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/error.h"
+#include "r2g2/core/error.h"
 
 namespace r2g2 {
 

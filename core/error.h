@@ -1,3 +1,3 @@
 #pragma once
 // r2g2::Error and R2G2_CHECK are defined in the bottom layer, which kernels/ shares with core/.
-#include "kernels/runtime/error.h"  // IWYU pragma: export
+#include "r2g2/kernels/runtime/error.h"  // IWYU pragma: export

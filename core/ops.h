@@ -7,8 +7,8 @@
 #include <optional>
 #include <vector>
 
-#include "core/autograd.h"  // backward, NoGrad: every user of the ops needs them
-#include "core/tensor.h"
+#include "r2g2/core/autograd.h"  // backward, NoGrad: every user of the ops needs them
+#include "r2g2/core/tensor.h"
 
 namespace r2g2 {
 

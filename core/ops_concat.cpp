@@ -1,8 +1,8 @@
 // concat along an axis: each part is a block of [outer, len * inner] copied into its
 // column range of the output; backward slices the gradient back apart.
-#include "core/autograd.h"
-#include "core/dispatch.h"
-#include "core/ops.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

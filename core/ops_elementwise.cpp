@@ -1,9 +1,9 @@
 // Elementwise ops with broadcasting, and sum_to (their shared backward).
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/dispatch.h"
-#include "core/ops.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

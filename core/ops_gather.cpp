@@ -1,8 +1,8 @@
 // gather_rows: the mini-batch gather. Backward scatters the gradient rows back, adding
 // where a row was picked more than once.
-#include "core/autograd.h"
-#include "core/dispatch.h"
-#include "core/ops.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

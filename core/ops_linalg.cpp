@@ -3,9 +3,9 @@
 // as a transpose flag and a leading dimension instead of a copy.
 #include <optional>
 
-#include "core/autograd.h"
-#include "core/dispatch.h"
-#include "core/ops.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

@@ -1,8 +1,8 @@
 // log_softmax and the fused losses. The kernels work on contiguous [rows, cols] and
 // shift by the row maximum, so large logits never overflow.
-#include "core/autograd.h"
-#include "core/dispatch.h"
-#include "core/ops.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

@@ -1,8 +1,8 @@
 // Views (reshape, transpose, slice) share storage; their backward maps the gradient
 // back onto the input's shape.
-#include "core/autograd.h"
-#include "core/dispatch.h"
-#include "core/ops.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

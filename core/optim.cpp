@@ -1,11 +1,11 @@
 // SGD and Adam: argument checks here, the arithmetic in one fused kernel per
 // parameter (kernels/{cpu,cuda}/optim.h), applied in place outside the tape.
-#include "core/optim.h"
+#include "r2g2/core/optim.h"
 
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/dispatch.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
 
 namespace r2g2 {
 

@@ -3,7 +3,7 @@
 // runs one fused update kernel per parameter, outside the tape.
 #include <vector>
 
-#include "core/tensor.h"
+#include "r2g2/core/tensor.h"
 
 namespace r2g2 {
 

@@ -25,7 +25,7 @@
 // ones, or running it on more threads, gives the same bits.
 #include <cstdint>
 
-#include "core/tensor.h"
+#include "r2g2/core/tensor.h"
 
 namespace r2g2 {
 

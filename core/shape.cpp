@@ -1,6 +1,6 @@
-#include "core/shape.h"
+#include "r2g2/core/shape.h"
 
-#include "core/error.h"
+#include "r2g2/core/error.h"
 
 namespace r2g2 {
 

@@ -6,9 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "core/device.h"
-#include "core/dtype.h"
-#include "core/shape.h"
+#include "r2g2/core/device.h"
+#include "r2g2/core/dtype.h"
+#include "r2g2/core/shape.h"
 
 namespace r2g2 {
 

@@ -1,12 +1,12 @@
-#include "estimators/common.h"
+#include "r2g2/estimators/common.h"
 
-#include "core/autograd.h"
-#include "core/dispatch.h"
-#include "core/error.h"
-#include "core/ops.h"
-#include "kernels/cpu/r2g2_elementwise.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
+#include "r2g2/core/error.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/kernels/cpu/r2g2_elementwise.h"
 #if R2G2_WITH_CUDA
-#include "kernels/cuda/r2g2_elementwise.h"
+#include "r2g2/kernels/cuda/r2g2_elementwise.h"
 #endif
 
 namespace r2g2::est {

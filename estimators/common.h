@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "core/random.h"
-#include "core/tensor.h"
-#include "estimators/estimator.h"
+#include "r2g2/core/random.h"
+#include "r2g2/core/tensor.h"
+#include "r2g2/estimators/estimator.h"
 
 namespace r2g2::est {
 

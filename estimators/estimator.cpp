@@ -1,9 +1,9 @@
 // Estimator: argument checks and the table look-up, written once for every estimator.
-#include "core/autograd.h"
-#include "core/error.h"
-#include "core/ops.h"
-#include "estimators/common.h"
-#include "estimators/table.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/error.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/estimators/common.h"
+#include "r2g2/estimators/table.h"
 
 namespace r2g2 {
 

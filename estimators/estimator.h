@@ -17,10 +17,10 @@
 #include <utility>
 #include <vector>
 
-#include "core/ops.h"
-#include "core/random.h"
-#include "core/tensor.h"
-#include "estimators/r2g2_options.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/core/random.h"
+#include "r2g2/core/tensor.h"
+#include "r2g2/estimators/r2g2_options.h"
 
 namespace r2g2 {
 

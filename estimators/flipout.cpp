@@ -6,10 +6,10 @@
 // noise is the extra column of ones with r = 1 (its flip by s_n alone keeps that property).
 // Noise order: E [out, in], eb [out] (Gaussian bias only), r [N, in], s [N, out].
 // conv2d: conv_est::flipout.
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "estimators/common.h"
-#include "estimators/table.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/estimators/common.h"
+#include "r2g2/estimators/table.h"
 
 namespace r2g2::est {
 

@@ -6,10 +6,10 @@
 // row), where autodiff through sqrt would give 0 * inf = NaN.
 // Valid only when K is diagonal: not for conv layers or latents followed by a layer
 // (the table in registry.cpp says why).
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "estimators/common.h"
-#include "estimators/table.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/estimators/common.h"
+#include "r2g2/estimators/table.h"
 
 namespace r2g2::est {
 

@@ -13,12 +13,12 @@
 // Latent -> linear: see estimators/r2g2_latent.h. Conv: estimators/conv/.
 #include <functional>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "estimators/common.h"
-#include "estimators/conv/conv_estimators.h"
-#include "estimators/r2g2_latent.h"
-#include "estimators/table.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/estimators/common.h"
+#include "r2g2/estimators/conv/conv_estimators.h"
+#include "r2g2/estimators/r2g2_latent.h"
+#include "r2g2/estimators/table.h"
 
 namespace r2g2::est {
 

@@ -1,14 +1,14 @@
-#include "estimators/r2g2_latent.h"
+#include "r2g2/estimators/r2g2_latent.h"
 
 #include <algorithm>
 
-#include "core/autograd.h"
-#include "core/dispatch.h"
-#include "core/ops.h"
-#include "estimators/common.h"
-#include "kernels/cpu/r2g2_cg.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/estimators/common.h"
+#include "r2g2/kernels/cpu/r2g2_cg.h"
 #if R2G2_WITH_CUDA
-#include "kernels/cuda/r2g2_cg.h"
+#include "r2g2/kernels/cuda/r2g2_cg.h"
 #endif
 
 namespace r2g2 {

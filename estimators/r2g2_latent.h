@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "core/tensor.h"
-#include "estimators/r2g2_options.h"
+#include "r2g2/core/tensor.h"
+#include "r2g2/estimators/r2g2_options.h"
 
 namespace r2g2 {
 

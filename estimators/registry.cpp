@@ -2,10 +2,10 @@
 #include <cctype>
 #include <string>
 
-#include "core/error.h"
-#include "estimators/conv/conv_estimators.h"
-#include "estimators/estimator.h"
-#include "estimators/table.h"
+#include "r2g2/core/error.h"
+#include "r2g2/estimators/conv/conv_estimators.h"
+#include "r2g2/estimators/estimator.h"
+#include "r2g2/estimators/table.h"
 
 namespace r2g2 {
 

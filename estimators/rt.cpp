@@ -1,10 +1,10 @@
 // RT: the reparameterisation trick with one weight sample shared by the mini-batch
 // ("Bayes by Backprop"). Its gradient is the pathwise derivative for fixed noise.
 // conv2d: conv_est::rt.
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "estimators/common.h"
-#include "estimators/table.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/estimators/common.h"
+#include "r2g2/estimators/table.h"
 
 namespace r2g2::est {
 

@@ -5,10 +5,10 @@
 // returns stopgrad(loss) * sum log q, which the model adds as (s - s.detach()), so that
 // autodiff delivers loss * eps / sigma to mu and loss * (eps^2 - 1) / sigma to sigma.
 // log q is kept up to its additive constant, which has no gradient.
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "estimators/common.h"
-#include "estimators/table.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/estimators/common.h"
+#include "r2g2/estimators/table.h"
 
 namespace r2g2::est {
 

@@ -1,8 +1,8 @@
-#include "layers/bayes_conv2d.h"
+#include "r2g2/layers/bayes_conv2d.h"
 
 #include <cmath>
 
-#include "core/autograd.h"
+#include "r2g2/core/autograd.h"
 
 namespace r2g2 {
 

@@ -8,11 +8,11 @@
 #include <cstdint>
 #include <string>
 
-#include "core/ops.h"
-#include "core/random.h"
-#include "core/tensor.h"
-#include "layers/bayes_module.h"
-#include "layers/init.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/core/random.h"
+#include "r2g2/core/tensor.h"
+#include "r2g2/layers/bayes_module.h"
+#include "r2g2/layers/init.h"
 
 namespace r2g2 {
 

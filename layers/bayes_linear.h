@@ -5,10 +5,10 @@
 #include <string>
 #include <utility>
 
-#include "core/random.h"
-#include "core/tensor.h"
-#include "layers/bayes_module.h"
-#include "layers/init.h"
+#include "r2g2/core/random.h"
+#include "r2g2/core/tensor.h"
+#include "r2g2/layers/bayes_module.h"
+#include "r2g2/layers/init.h"
 
 namespace r2g2 {
 

@@ -1,9 +1,9 @@
-#include "layers/bayes_module.h"
+#include "r2g2/layers/bayes_module.h"
 
 #include <cmath>
 
-#include "core/error.h"
-#include "core/ops.h"
+#include "r2g2/core/error.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

@@ -4,8 +4,8 @@
 #include <memory>
 #include <string>
 
-#include "estimators/estimator.h"
-#include "layers/module.h"
+#include "r2g2/estimators/estimator.h"
+#include "r2g2/layers/module.h"
 
 namespace r2g2 {
 

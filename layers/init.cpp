@@ -1,9 +1,9 @@
-#include "layers/init.h"
+#include "r2g2/layers/init.h"
 
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/ops.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/tensor.h"
+#include "r2g2/core/tensor.h"
 
 namespace r2g2 {
 

@@ -1,7 +1,7 @@
-#include "layers/latent_linear.h"
+#include "r2g2/layers/latent_linear.h"
 
-#include "core/autograd.h"
-#include "core/ops.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

@@ -1,6 +1,6 @@
-#include "layers/linear.h"
+#include "r2g2/layers/linear.h"
 
-#include "core/ops.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

@@ -2,9 +2,9 @@
 // Deterministic fully connected layer: y = x W^T + b, W [out, in].
 #include <cstdint>
 
-#include "core/tensor.h"
-#include "layers/init.h"
-#include "layers/module.h"
+#include "r2g2/core/tensor.h"
+#include "r2g2/layers/init.h"
+#include "r2g2/layers/module.h"
 
 namespace r2g2 {
 

@@ -1,8 +1,8 @@
-#include "layers/module.h"
+#include "r2g2/layers/module.h"
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "layers/bayes_module.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/error.h"
+#include "r2g2/layers/bayes_module.h"
 
 namespace r2g2 {
 

@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/device.h"
-#include "core/tensor.h"
+#include "r2g2/core/device.h"
+#include "r2g2/core/tensor.h"
 
 namespace r2g2 {
 

@@ -1,12 +1,12 @@
-#include "models/bayes_classifier.h"
+#include "r2g2/models/bayes_classifier.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "layers/bayes_module.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/layers/bayes_module.h"
 
 namespace r2g2 {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "core/optim.h"
-#include "core/tensor.h"
-#include "layers/module.h"
+#include "r2g2/core/optim.h"
+#include "r2g2/core/tensor.h"
+#include "r2g2/layers/module.h"
 
 namespace r2g2 {
 

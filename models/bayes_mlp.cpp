@@ -1,8 +1,8 @@
-#include "models/bayes_mlp.h"
+#include "r2g2/models/bayes_mlp.h"
 
 #include <cmath>
 
-#include "core/ops.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

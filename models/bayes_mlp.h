@@ -13,13 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "core/data/datasets.h"
-#include "core/optim.h"
-#include "core/random.h"
-#include "estimators/estimator.h"
-#include "layers/bayes_linear.h"
-#include "layers/module.h"
-#include "models/bayes_classifier.h"  // BayesStepStats, BayesEvalStats, expected_calibration_error
+#include "r2g2/core/data/datasets.h"
+#include "r2g2/core/optim.h"
+#include "r2g2/core/random.h"
+#include "r2g2/estimators/estimator.h"
+#include "r2g2/layers/bayes_linear.h"
+#include "r2g2/layers/module.h"
+#include "r2g2/models/bayes_classifier.h"  // BayesStepStats, BayesEvalStats, expected_calibration_error
 
 namespace r2g2 {
 

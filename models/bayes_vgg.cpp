@@ -1,9 +1,9 @@
-#include "models/bayes_vgg.h"
+#include "r2g2/models/bayes_vgg.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/ops.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2 {
 

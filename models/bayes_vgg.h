@@ -19,13 +19,13 @@
 #include <string>
 #include <vector>
 
-#include "core/optim.h"
-#include "core/random.h"
-#include "estimators/estimator.h"
-#include "layers/bayes_conv2d.h"
-#include "layers/bayes_linear.h"
-#include "layers/module.h"
-#include "models/bayes_classifier.h"
+#include "r2g2/core/optim.h"
+#include "r2g2/core/random.h"
+#include "r2g2/estimators/estimator.h"
+#include "r2g2/layers/bayes_conv2d.h"
+#include "r2g2/layers/bayes_linear.h"
+#include "r2g2/layers/module.h"
+#include "r2g2/models/bayes_classifier.h"
 
 namespace r2g2 {
 

@@ -1,9 +1,9 @@
-#include "models/mlp.h"
+#include "r2g2/models/mlp.h"
 
 #include <cmath>
 
-#include "core/ops.h"
-#include "core/random.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/core/random.h"
 
 namespace r2g2 {
 

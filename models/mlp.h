@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tensor.h"
+#include "r2g2/core/tensor.h"
 
 namespace r2g2 {
 

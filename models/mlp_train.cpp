@@ -1,12 +1,12 @@
-#include "models/mlp_train.h"
+#include "r2g2/models/mlp_train.h"
 
 #include <chrono>
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/data/batches.h"
-#include "core/ops.h"
-#include "core/optim.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/data/batches.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/core/optim.h"
 
 namespace r2g2 {
 

@@ -4,8 +4,8 @@
 #include <functional>
 #include <string>
 
-#include "core/data/datasets.h"
-#include "models/mlp.h"
+#include "r2g2/core/data/datasets.h"
+#include "r2g2/models/mlp.h"
 
 namespace r2g2 {
 

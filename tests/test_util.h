@@ -8,12 +8,12 @@
 #include <string_view>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "core/ops.h"
-#include "core/random.h"
-#include "core/tensor.h"
-#include "kernels/common.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/error.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/core/random.h"
+#include "r2g2/core/tensor.h"
+#include "r2g2/kernels/common.h"
 
 namespace r2g2::test {
 

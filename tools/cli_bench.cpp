@@ -8,12 +8,12 @@
 #include <iostream>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/optim.h"
-#include "core/random.h"
-#include "kernels/cpu/gemm.h"
-#include "models/mlp.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/core/optim.h"
+#include "r2g2/core/random.h"
+#include "r2g2/kernels/cpu/gemm.h"
+#include "r2g2/models/mlp.h"
 #include "tools/cli.h"
 
 #if R2G2_WITH_BLAS

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "core/data/batches.h"
-#include "core/data/datasets.h"
-#include "core/device.h"
-#include "models/bayes_mlp.h"
+#include "r2g2/core/data/batches.h"
+#include "r2g2/core/data/datasets.h"
+#include "r2g2/core/device.h"
+#include "r2g2/models/bayes_mlp.h"
 #include "tools/cli.h"
 
 namespace {

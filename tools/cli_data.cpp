@@ -3,12 +3,12 @@
 #include <filesystem>
 #include <iostream>
 
-#include "core/data/cifar10.h"
-#include "core/data/data_file.h"
-#include "core/data/datasets.h"
-#include "core/data/idx.h"
-#include "core/data/mnist_json.h"
-#include "core/error.h"
+#include "r2g2/core/data/cifar10.h"
+#include "r2g2/core/data/data_file.h"
+#include "r2g2/core/data/datasets.h"
+#include "r2g2/core/data/idx.h"
+#include "r2g2/core/data/mnist_json.h"
+#include "r2g2/core/error.h"
 #include "tools/cli.h"
 
 namespace fs = std::filesystem;

@@ -1,9 +1,9 @@
 // `r2g2 info`: what this build contains and what this machine offers.
 #include <cstdio>
 
-#include "core/cuda_backend.h"
-#include "core/device.h"
-#include "kernels/cpu/gemm.h"
+#include "r2g2/core/cuda_backend.h"
+#include "r2g2/core/device.h"
+#include "r2g2/kernels/cpu/gemm.h"
 #include "tools/cli.h"
 
 namespace {

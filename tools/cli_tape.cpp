@@ -2,8 +2,8 @@
 // trace, so a learner can watch reverse-mode autodiff happen node by node.
 #include <iostream>
 
-#include "core/autograd.h"
-#include "core/ops.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/ops.h"
 #include "tools/cli.h"
 
 namespace {

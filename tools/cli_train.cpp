@@ -2,10 +2,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include "core/checkpoint.h"
-#include "core/data/datasets.h"
-#include "core/device.h"
-#include "models/mlp_train.h"
+#include "r2g2/core/checkpoint.h"
+#include "r2g2/core/data/datasets.h"
+#include "r2g2/core/device.h"
+#include "r2g2/models/mlp_train.h"
 #include "tools/cli.h"
 
 namespace {

@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/data/datasets.h"
-#include "core/device.h"
-#include "core/ops.h"
-#include "estimators/moments.h"
-#include "models/bayes_mlp.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/data/datasets.h"
+#include "r2g2/core/device.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/estimators/moments.h"
+#include "r2g2/models/bayes_mlp.h"
 #include "tools/cli.h"
 
 namespace {

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "core/device.h"
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/stream.h"
+#include "r2g2/core/device.h"
+#include "r2g2/kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/stream.h"
 
 namespace r2g2::lab {
 

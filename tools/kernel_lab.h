@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "core/dtype.h"
-#include "core/tensor.h"
+#include "r2g2/core/dtype.h"
+#include "r2g2/core/tensor.h"
 
 namespace r2g2::lab {
 

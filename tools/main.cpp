@@ -3,7 +3,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/error.h"
+#include "r2g2/core/error.h"
 #include "tools/cli.h"
 
 namespace r2g2::cli {

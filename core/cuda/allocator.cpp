@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/cuda/allocator_impl.h"
-#include "core/error.h"
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/cuda_api.h"
+#include "r2g2/core/cuda/allocator_impl.h"
+#include "r2g2/core/error.h"
+#include "r2g2/kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/cuda_api.h"
 
 namespace r2g2::cuda_backend {
 

@@ -6,8 +6,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/cuda/allocator.h"
-#include "kernels/cuda/cuda_api.h"
+#include "r2g2/core/cuda/allocator.h"
+#include "r2g2/kernels/cuda/cuda_api.h"
 
 namespace r2g2::cuda_backend::detail {
 

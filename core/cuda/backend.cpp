@@ -5,12 +5,12 @@
 #include <array>
 #include <mutex>
 
-#include "core/cuda/allocator_impl.h"
-#include "core/cuda/runtime.h"
-#include "core/cuda_backend.h"
-#include "core/error.h"
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/stream.h"
+#include "r2g2/core/cuda/allocator_impl.h"
+#include "r2g2/core/cuda/runtime.h"
+#include "r2g2/core/cuda_backend.h"
+#include "r2g2/core/error.h"
+#include "r2g2/kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/stream.h"
 
 namespace r2g2 {
 

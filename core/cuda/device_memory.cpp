@@ -1,9 +1,9 @@
 // kernels/runtime/device_memory.h over core/cuda_backend.h, so that kernel scratch shares
 // the tensors' caching allocator and stream. Also built into the host emulator's tests.
-#include "kernels/runtime/device_memory.h"
+#include "r2g2/kernels/runtime/device_memory.h"
 
-#include "core/cuda/allocator.h"
-#include "core/cuda_backend.h"
+#include "r2g2/core/cuda/allocator.h"
+#include "r2g2/core/cuda_backend.h"
 
 namespace r2g2::kernels::runtime {
 

@@ -1,14 +1,14 @@
 // Pinned host buffers for batch uploads.
-#include "core/cuda/pinned.h"
+#include "r2g2/core/cuda/pinned.h"
 
 #include <cuda_runtime.h>
 
 #include <utility>
 
-#include "core/cuda_backend.h"
-#include "core/error.h"
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/stream.h"
+#include "r2g2/core/cuda_backend.h"
+#include "r2g2/core/error.h"
+#include "r2g2/kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/stream.h"
 
 namespace r2g2::cuda_backend {
 

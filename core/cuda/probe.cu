@@ -1,6 +1,6 @@
 // A kernel that does nothing, so that the device probe can ask whether this build has a
 // kernel image the device can run.
-#include "core/cuda/runtime.h"
+#include "r2g2/core/cuda/runtime.h"
 
 namespace r2g2::cuda_backend::detail {
 

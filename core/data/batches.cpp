@@ -1,11 +1,11 @@
-#include "core/data/batches.h"
+#include "r2g2/core/data/batches.h"
 
 #include <limits>
 #include <numeric>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "core/ops.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/error.h"
+#include "r2g2/core/ops.h"
 
 namespace r2g2::data {
 

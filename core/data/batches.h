@@ -13,9 +13,9 @@
 #include <optional>
 #include <vector>
 
-#include "core/data/datasets.h"
-#include "core/device.h"
-#include "core/tensor.h"
+#include "r2g2/core/data/datasets.h"
+#include "r2g2/core/device.h"
+#include "r2g2/core/tensor.h"
 
 namespace r2g2::data {
 

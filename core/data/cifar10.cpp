@@ -1,9 +1,9 @@
-#include "core/data/cifar10.h"
+#include "r2g2/core/data/cifar10.h"
 
 #include <algorithm>
 
-#include "core/data/data_file.h"
-#include "core/error.h"
+#include "r2g2/core/data/data_file.h"
+#include "r2g2/core/error.h"
 
 namespace r2g2::data {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/data/labeled_bytes.h"
+#include "r2g2/core/data/labeled_bytes.h"
 
 namespace r2g2::data {
 

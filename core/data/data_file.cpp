@@ -1,4 +1,4 @@
-#include "core/data/data_file.h"
+#include "r2g2/core/data/data_file.h"
 
 #include <zlib.h>
 
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "core/error.h"
+#include "r2g2/core/error.h"
 
 namespace fs = std::filesystem;
 

@@ -1,14 +1,14 @@
-#include "core/data/datasets.h"
+#include "r2g2/core/data/datasets.h"
 
 #include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
 
-#include "core/data/cifar10.h"
-#include "core/data/idx.h"
-#include "core/data/mnist_json.h"
-#include "core/error.h"
+#include "r2g2/core/data/cifar10.h"
+#include "r2g2/core/data/idx.h"
+#include "r2g2/core/data/mnist_json.h"
+#include "r2g2/core/error.h"
 
 namespace fs = std::filesystem;
 

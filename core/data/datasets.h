@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/data/labeled_bytes.h"
-#include "core/device.h"
-#include "core/tensor.h"
+#include "r2g2/core/data/labeled_bytes.h"
+#include "r2g2/core/device.h"
+#include "r2g2/core/tensor.h"
 
 namespace r2g2::data {
 

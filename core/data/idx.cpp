@@ -1,10 +1,10 @@
-#include "core/data/idx.h"
+#include "r2g2/core/data/idx.h"
 
 #include <algorithm>
 #include <cstdio>
 
-#include "core/data/data_file.h"
-#include "core/error.h"
+#include "r2g2/core/data/data_file.h"
+#include "r2g2/core/error.h"
 
 namespace r2g2::data {
 

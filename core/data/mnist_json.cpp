@@ -1,4 +1,4 @@
-#include "core/data/mnist_json.h"
+#include "r2g2/core/data/mnist_json.h"
 
 #include <cctype>
 #include <charconv>
@@ -6,10 +6,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "core/data/batches.h"
-#include "core/data/data_file.h"
-#include "core/data/idx.h"
-#include "core/error.h"
+#include "r2g2/core/data/batches.h"
+#include "r2g2/core/data/data_file.h"
+#include "r2g2/core/data/idx.h"
+#include "r2g2/core/error.h"
 
 namespace fs = std::filesystem;
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/data/labeled_bytes.h"
+#include "r2g2/core/data/labeled_bytes.h"
 
 namespace r2g2::data {
 

@@ -1,6 +1,6 @@
 // CPU-only build: every CUDA entry point reports that CUDA is not compiled in.
-#include "core/cuda_backend.h"
-#include "core/error.h"
+#include "r2g2/core/cuda_backend.h"
+#include "r2g2/core/error.h"
 
 namespace r2g2::cuda_backend {
 

@@ -1,10 +1,10 @@
 // Shape checks, the shared weight draw and col2im for the conv estimators.
-#include "estimators/conv/conv_common.h"
+#include "r2g2/estimators/conv/conv_common.h"
 
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/dispatch.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
 
 namespace r2g2::conv_est::detail {
 

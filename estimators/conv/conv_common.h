@@ -2,10 +2,10 @@
 // Helpers shared by the conv estimators (internal to estimators/conv/).
 #include <cstdint>
 
-#include "core/ops.h"
-#include "core/random.h"
-#include "core/tensor.h"
-#include "kernels/common.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/core/random.h"
+#include "r2g2/core/tensor.h"
+#include "r2g2/kernels/common.h"
 
 namespace r2g2::conv_est::detail {
 

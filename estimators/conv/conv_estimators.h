@@ -13,10 +13,10 @@
 //                    for the same generator state both give bit-identical h.
 //   rt_per_example:  eps [N, O, C, kh, kw].
 //   flipout:         E [O, C, kh, kw], then the signs r [N, C], then s [N, O].
-#include "core/ops.h"
-#include "core/random.h"
-#include "core/tensor.h"
-#include "estimators/r2g2_options.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/core/random.h"
+#include "r2g2/core/tensor.h"
+#include "r2g2/estimators/r2g2_options.h"
 
 namespace r2g2::conv_est {
 

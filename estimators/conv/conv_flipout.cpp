@@ -2,10 +2,10 @@
 // across examples by random signs over input channels (r_n) and output channels (s_n).
 // Each example's perturbation diag(s_n) (sigma ⊙ E) diag(r_n) has the distribution of
 // sigma ⊙ E, so the estimator is unbiased; autodiff through the ops gives its gradient.
-#include "core/autograd.h"
-#include "estimators/common.h"
-#include "estimators/conv/conv_common.h"
-#include "estimators/conv/conv_estimators.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/estimators/common.h"
+#include "r2g2/estimators/conv/conv_common.h"
+#include "r2g2/estimators/conv/conv_estimators.h"
 
 namespace r2g2::conv_est {
 

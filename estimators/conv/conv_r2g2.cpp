@@ -4,11 +4,11 @@
 // ([count, O, D]); it walks the mini-batch in chunks that bound them in memory.
 #include <algorithm>
 
-#include "core/autograd.h"
-#include "estimators/common.h"
-#include "estimators/conv/conv_common.h"
-#include "estimators/conv/conv_estimators.h"
-#include "estimators/conv/r2g2_conv_solve.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/estimators/common.h"
+#include "r2g2/estimators/conv/conv_common.h"
+#include "r2g2/estimators/conv/conv_estimators.h"
+#include "r2g2/estimators/conv/r2g2_conv_solve.h"
 
 namespace r2g2::conv_est {
 

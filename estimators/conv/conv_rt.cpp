@@ -1,8 +1,8 @@
 // Reparameterisation trick for conv2d: the estimator is what autodiff gives for the
 // sampled weights, so both forms are built from differentiable ops.
-#include "core/autograd.h"
-#include "estimators/conv/conv_common.h"
-#include "estimators/conv/conv_estimators.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/estimators/conv/conv_common.h"
+#include "r2g2/estimators/conv/conv_estimators.h"
 
 namespace r2g2::conv_est {
 

@@ -1,17 +1,17 @@
 // The R2-G2 conv solve: solver choice, kernel dispatch, diagnostics, and the float64
 // projection that serves as the oracle.
-#include "estimators/conv/r2g2_conv_solve.h"
+#include "r2g2/estimators/conv/r2g2_conv_solve.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/dispatch.h"
-#include "core/ops.h"
-#include "kernels/cpu/r2g2_conv.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/kernels/cpu/r2g2_conv.h"
 #if R2G2_WITH_CUDA
-#include "kernels/cuda/r2g2_conv.h"
+#include "r2g2/kernels/cuda/r2g2_conv.h"
 #endif
 
 namespace r2g2::conv_est {

@@ -6,8 +6,8 @@
 // Shapes: cols [N, D, P] (im2col of x), sigma and eps [O, D] (kernels flattened).
 #include <vector>
 
-#include "core/tensor.h"
-#include "estimators/r2g2_options.h"
+#include "r2g2/core/tensor.h"
+#include "r2g2/estimators/r2g2_options.h"
 
 namespace r2g2::conv_est {
 

@@ -1,5 +1,5 @@
 // im2col / col2im (Caffe's column layout) and 2-D max-pooling for NCHW images.
-#include "kernels/cpu/conv.h"
+#include "r2g2/kernels/cpu/conv.h"
 
 #include <cmath>
 

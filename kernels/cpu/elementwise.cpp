@@ -1,4 +1,4 @@
-#include "kernels/cpu/elementwise.h"
+#include "r2g2/kernels/cpu/elementwise.h"
 
 #include <algorithm>
 #include <cmath>

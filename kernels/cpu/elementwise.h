@@ -2,7 +2,7 @@
 // Elementwise kernels (CPU reference). Contiguous buffers of n elements unless noted.
 #include <cstdint>
 
-#include "kernels/common.h"
+#include "r2g2/kernels/common.h"
 
 namespace r2g2::kernels::cpu {
 

@@ -1,8 +1,8 @@
-#include "kernels/cpu/gather.h"
+#include "r2g2/kernels/cpu/gather.h"
 
 #include <algorithm>
 
-#include "kernels/runtime/error.h"
+#include "r2g2/kernels/runtime/error.h"
 
 namespace r2g2::kernels::cpu {
 

@@ -6,7 +6,7 @@
 // g++ -O3 turns the inner j loop into vector FMAs. It is compiled once per ISA
 // (AVX-512, AVX2+FMA, baseline) and the widest one the CPU supports is picked at run
 // time, because the library is built without -march flags.
-#include "kernels/cpu/gemm.h"
+#include "r2g2/kernels/cpu/gemm.h"
 
 #include <algorithm>
 #include <atomic>
@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/runtime/error.h"
+#include "r2g2/kernels/runtime/error.h"
 
 #if R2G2_WITH_BLAS
 #include <cblas.h>

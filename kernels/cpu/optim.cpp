@@ -1,9 +1,9 @@
 // Fused optimizer updates: one pass over each parameter buffer.
-#include "kernels/cpu/optim.h"
+#include "r2g2/kernels/cpu/optim.h"
 
 #include <cmath>
 
-#include "kernels/runtime/error.h"
+#include "r2g2/kernels/runtime/error.h"
 
 namespace r2g2::kernels::cpu {
 

@@ -1,4 +1,4 @@
-#include "kernels/cpu/r2g2_cg.h"
+#include "r2g2/kernels/cpu/r2g2_cg.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,12 +1,12 @@
 // CPU reference of the batched R2-G2 conv solves (see r2g2_conv.h). Systems run one
 // after another; the O systems of one image share X_n, which then stays in cache.
-#include "kernels/cpu/r2g2_conv.h"
+#include "r2g2/kernels/cpu/r2g2_conv.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "kernels/cpu/gemm.h"
+#include "r2g2/kernels/cpu/gemm.h"
 
 namespace r2g2::kernels::cpu {
 

@@ -1,4 +1,4 @@
-#include "kernels/cpu/r2g2_elementwise.h"
+#include "r2g2/kernels/cpu/r2g2_elementwise.h"
 
 #include <cmath>
 

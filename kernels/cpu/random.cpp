@@ -1,4 +1,4 @@
-#include "kernels/cpu/random.h"
+#include "r2g2/kernels/cpu/random.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "kernels/cpu/reduce.h"
+#include "r2g2/kernels/cpu/reduce.h"
 
 #include <algorithm>
 #include <cstddef>

@@ -1,10 +1,10 @@
-#include "kernels/cpu/softmax.h"
+#include "r2g2/kernels/cpu/softmax.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "kernels/runtime/error.h"
+#include "r2g2/kernels/runtime/error.h"
 
 namespace r2g2::kernels::cpu {
 

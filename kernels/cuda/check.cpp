@@ -1,12 +1,12 @@
 // The error helpers of kernels/cuda/check.h. Plain C++ over the runtime API, so the
 // emulated test build compiles it too.
-#include "kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/check.h"
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 
-#include "kernels/cuda/stream.h"
+#include "r2g2/kernels/cuda/stream.h"
 
 namespace r2g2::kernels::cuda {
 

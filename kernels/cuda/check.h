@@ -3,8 +3,8 @@
 // r2g2::Error naming the call, the file and the line, and the library's own message.
 #include <string>
 
-#include "kernels/cuda/cuda_api.h"
-#include "kernels/runtime/error.h"
+#include "r2g2/kernels/cuda/cuda_api.h"
+#include "r2g2/kernels/runtime/error.h"
 
 namespace r2g2::kernels::cuda {
 

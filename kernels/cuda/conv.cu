@@ -6,13 +6,13 @@
 #include <cstdint>
 #include <mutex>
 
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/conv.h"
-#include "kernels/cuda/conv_kernels.cuh"
-#include "kernels/cuda/cudnn_conv.h"
-#include "kernels/cuda/gemm.h"
-#include "kernels/cuda/launch.cuh"
-#include "kernels/runtime/device_memory.h"
+#include "r2g2/kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/conv.h"
+#include "r2g2/kernels/cuda/conv_kernels.cuh"
+#include "r2g2/kernels/cuda/cudnn_conv.h"
+#include "r2g2/kernels/cuda/gemm.h"
+#include "r2g2/kernels/cuda/launch.cuh"
+#include "r2g2/kernels/runtime/device_memory.h"
 
 // The host emulator has no cuDNN: there the whole-batch convolutions always take the
 // im2col + gemm path.

@@ -6,7 +6,7 @@
 // [C*kh*kw, out_h*out_w] (Caffe's), row index (c*kh + i)*kw + j.
 #include <cstdint>
 
-#include "kernels/common.h"
+#include "r2g2/kernels/common.h"
 
 namespace r2g2::kernels::cuda {
 

@@ -6,8 +6,8 @@
 // the launcher picks one) and computes 64-bit offsets, since N*C*H*W passes 2^31 easily.
 #include <cstdint>
 
-#include "kernels/common.h"
-#include "kernels/cuda/cuda_api.h"
+#include "r2g2/kernels/common.h"
+#include "r2g2/kernels/cuda/cuda_api.h"
 
 namespace r2g2::kernels::cuda::conv_detail {
 

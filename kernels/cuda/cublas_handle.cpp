@@ -1,12 +1,12 @@
 // The cuBLAS handle and the TF32 switch (kernels/cuda/tf32.h).
-#include "kernels/cuda/cublas_handle.h"
+#include "r2g2/kernels/cuda/cublas_handle.h"
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 
-#include "kernels/cuda/stream.h"
-#include "kernels/cuda/tf32.h"
+#include "r2g2/kernels/cuda/stream.h"
+#include "r2g2/kernels/cuda/tf32.h"
 
 namespace r2g2::kernels::cuda {
 

@@ -8,7 +8,7 @@
 // cached per shape. The workspace is a grow-only buffer (conv_scratch).
 #if R2G2_WITH_CUDNN
 
-#include "kernels/cuda/cudnn_conv.h"
+#include "r2g2/kernels/cuda/cudnn_conv.h"
 
 #include <cudnn.h>
 
@@ -20,9 +20,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cuda/cudnn_descriptors.h"
-#include "kernels/cuda/cudnn_handle.h"
-#include "kernels/cuda/tf32.h"
+#include "r2g2/kernels/cuda/cudnn_descriptors.h"
+#include "r2g2/kernels/cuda/cudnn_handle.h"
+#include "r2g2/kernels/cuda/tf32.h"
 
 namespace r2g2::kernels::cuda::cudnn {
 

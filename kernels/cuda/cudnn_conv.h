@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/common.h"
+#include "r2g2/kernels/common.h"
 
 namespace r2g2::kernels::cuda {
 

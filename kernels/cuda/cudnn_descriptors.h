@@ -3,7 +3,7 @@
 // R2G2_WITH_CUDNN is set.
 #include <cudnn.h>
 
-#include "kernels/cuda/cudnn_handle.h"
+#include "r2g2/kernels/cuda/cudnn_handle.h"
 
 namespace r2g2::kernels::cuda::cudnn {
 

@@ -1,9 +1,9 @@
 // The cuDNN handle (kernels/cuda/cudnn_handle.h).
 #if R2G2_WITH_CUDNN
 
-#include "kernels/cuda/cudnn_handle.h"
+#include "r2g2/kernels/cuda/cudnn_handle.h"
 
-#include "kernels/cuda/stream.h"
+#include "r2g2/kernels/cuda/stream.h"
 
 namespace r2g2::kernels::cuda {
 

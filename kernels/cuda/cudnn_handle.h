@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/check.h"
 
 namespace r2g2::kernels::cuda {
 

@@ -3,7 +3,7 @@
 // way so that both devices agree to the last few ulps. The float overloads of exp, log1p
 // and friends resolve to the CUDA single-precision functions (under the host emulator, to
 // the host libm's, so there the twins agree exactly).
-#include "kernels/cuda/cuda_api.h"
+#include "r2g2/kernels/cuda/cuda_api.h"
 
 namespace r2g2::kernels::cuda {
 

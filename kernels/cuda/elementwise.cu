@@ -1,13 +1,13 @@
 // Launchers of the elementwise kernels (device code in elementwise_kernels.cuh): the
 // runtime op picks a compile-time instantiation, and strided geometries are collapsed on
 // the host first (strided.cuh).
-#include "kernels/cuda/elementwise.h"
+#include "r2g2/kernels/cuda/elementwise.h"
 
 #include <string>
 #include <type_traits>
 
-#include "kernels/cuda/elementwise_kernels.cuh"
-#include "kernels/cuda/strided.cuh"
+#include "r2g2/kernels/cuda/elementwise_kernels.cuh"
+#include "r2g2/kernels/cuda/strided.cuh"
 
 namespace r2g2::kernels::cuda {
 

@@ -5,9 +5,9 @@
 // branch-free kernel.
 #include <cstdint>
 
-#include "kernels/common.h"
-#include "kernels/cuda/device_math.cuh"
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/kernels/common.h"
+#include "r2g2/kernels/cuda/device_math.cuh"
+#include "r2g2/kernels/cuda/launch.cuh"
 
 namespace r2g2::kernels::cuda::elementwise_detail {
 

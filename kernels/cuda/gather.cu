@@ -13,16 +13,16 @@
 // the upper bound, is not passed).
 #include <climits>
 
-#include "kernels/cuda/gather.h"
-#include "kernels/cuda/gather_kernels.cuh"
-#include "kernels/cuda/scratch.cuh"
+#include "r2g2/kernels/cuda/gather.h"
+#include "r2g2/kernels/cuda/gather_kernels.cuh"
+#include "r2g2/kernels/cuda/scratch.cuh"
 
 #ifdef R2G2_CUDA_EMULATION
 #include <algorithm>
 #include <numeric>
 #include <vector>
 
-#include "kernels/runtime/device_memory.h"
+#include "r2g2/kernels/runtime/device_memory.h"
 #else
 #include <cub/device/device_radix_sort.cuh>
 #endif

@@ -3,7 +3,7 @@
 // header, so that the host emulator runs it too; only gather.cu includes it.
 #include <cstdint>
 
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/kernels/cuda/launch.cuh"
 
 namespace r2g2::kernels::cuda::gather_detail {
 

@@ -13,17 +13,17 @@
 #include <climits>
 #include <cstdint>
 
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/gemm.h"
-#include "kernels/cuda/gemm_kernels.cuh"
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/gemm.h"
+#include "r2g2/kernels/cuda/gemm_kernels.cuh"
+#include "r2g2/kernels/cuda/launch.cuh"
 
 #ifdef R2G2_CUDA_EMULATION
-#include "kernels/cpu/gemm.h"
+#include "r2g2/kernels/cpu/gemm.h"
 #else
 #include <cublas_v2.h>
 
-#include "kernels/cuda/cublas_handle.h"
+#include "r2g2/kernels/cuda/cublas_handle.h"
 #endif
 
 namespace r2g2::kernels::cuda {

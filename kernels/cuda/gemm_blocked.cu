@@ -15,10 +15,10 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/gemm.h"
-#include "kernels/cuda/gemm_blocked_kernel.cuh"
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/gemm.h"
+#include "r2g2/kernels/cuda/gemm_blocked_kernel.cuh"
+#include "r2g2/kernels/cuda/launch.cuh"
 
 namespace r2g2::kernels::cuda {
 

@@ -3,7 +3,7 @@
 // from the launch code so that it reads on its own and has no host dependencies.
 #include <cstdint>
 
-#include "kernels/cuda/cuda_api.h"
+#include "r2g2/kernels/cuda/cuda_api.h"
 
 // `#pragma unroll` where nvcc compiles this; nothing where a host compiler does (the
 // emulated suite, tests/kernels/cuda), which would otherwise warn about an unknown pragma.

@@ -3,7 +3,7 @@
 // when k == 0 (cuBLAS does the rest). Kept apart from the launch code, which calls cuBLAS.
 #include <cstdint>
 
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/kernels/cuda/launch.cuh"
 
 namespace r2g2::kernels::cuda::gemm_detail {
 

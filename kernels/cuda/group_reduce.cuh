@@ -2,7 +2,7 @@
 // Deterministic reductions across a group of GROUP threads (a warp, or a 256-thread
 // block). The combining order is fixed by the lane numbers alone, so a result never
 // depends on scheduling: two runs give the same bits.
-#include "kernels/cuda/cuda_api.h"
+#include "r2g2/kernels/cuda/cuda_api.h"
 
 namespace r2g2::kernels::cuda {
 

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/cuda_api.h"
-#include "kernels/cuda/stream.h"
+#include "r2g2/kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/cuda_api.h"
+#include "r2g2/kernels/cuda/stream.h"
 
 namespace r2g2::kernels::cuda {
 

@@ -1,9 +1,9 @@
 // Launchers of the fused optimizer updates (device code in optim_kernels.cuh).
-#include "kernels/cuda/optim.h"
+#include "r2g2/kernels/cuda/optim.h"
 
 #include <cmath>
 
-#include "kernels/cuda/optim_kernels.cuh"
+#include "r2g2/kernels/cuda/optim_kernels.cuh"
 
 namespace r2g2::kernels::cuda {
 

@@ -5,7 +5,7 @@
 // per element, in the CPU reference's order of operations.
 #include <cstdint>
 
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/kernels/cuda/launch.cuh"
 
 namespace r2g2::kernels::cuda::optim_detail {
 

@@ -1,12 +1,12 @@
 // Launchers of the batched R2-G2 CG (device code in r2g2_cg_kernels.cuh; the CPU
 // reference r2g2_cg.cpp does the same arithmetic step for step, in float64).
-#include "kernels/cuda/r2g2_cg.h"
+#include "r2g2/kernels/cuda/r2g2_cg.h"
 
 #include <algorithm>
 #include <vector>
 
-#include "kernels/cpu/r2g2_cg.h"
-#include "kernels/cuda/r2g2_cg_kernels.cuh"
+#include "r2g2/kernels/cpu/r2g2_cg.h"
+#include "r2g2/kernels/cuda/r2g2_cg_kernels.cuh"
 
 namespace r2g2::kernels::cuda {
 

@@ -8,7 +8,7 @@
 // are solved by the CPU reference on host copies. See the CPU header for the contract.
 #include <cstdint>
 
-#include "kernels/cpu/r2g2_cg.h"  // LatentSolve
+#include "r2g2/kernels/cpu/r2g2_cg.h"  // LatentSolve
 
 namespace r2g2::kernels::cuda {
 

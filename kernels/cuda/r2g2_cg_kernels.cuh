@@ -9,8 +9,8 @@
 // reference step for step; only the order of the sums inside a product differs.
 #include <cstdint>
 
-#include "kernels/cpu/r2g2_cg.h"  // LatentSolve
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/kernels/cpu/r2g2_cg.h"  // LatentSolve
+#include "r2g2/kernels/cuda/launch.cuh"
 
 namespace r2g2::kernels::cuda::r2g2_cg_detail {
 

@@ -1,16 +1,16 @@
 // Launchers of the batched R2-G2 conv solves (see r2g2_conv.h; the CPU reference in
 // kernels/cpu/r2g2_conv.cpp is the specification, the device code in
 // r2g2_conv_kernels.cuh follows it step for step).
-#include "kernels/cuda/r2g2_conv.h"
+#include "r2g2/kernels/cuda/r2g2_conv.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <memory>
 
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/r2g2_conv_kernels.cuh"
-#include "kernels/cuda/scratch.cuh"
-#include "kernels/runtime/error.h"
+#include "r2g2/kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/r2g2_conv_kernels.cuh"
+#include "r2g2/kernels/cuda/scratch.cuh"
+#include "r2g2/kernels/runtime/error.h"
 
 namespace r2g2::kernels::cuda {
 

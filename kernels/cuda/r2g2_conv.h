@@ -13,7 +13,7 @@
 // through L2. Every system stops on its own.
 #include <cstdint>
 
-#include "kernels/cpu/r2g2_conv.h"  // R2G2ConvGeom, R2G2CGSettings, R2G2SolveStats
+#include "r2g2/kernels/cpu/r2g2_conv.h"  // R2G2ConvGeom, R2G2CGSettings, R2G2SolveStats
 
 namespace r2g2::kernels::cuda {
 

@@ -15,10 +15,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/cpu/r2g2_conv.h"  // R2G2ConvGeom, R2G2CGSettings, R2G2SolveStats
-#include "kernels/cuda/cuda_api.h"
-#include "kernels/cuda/group_reduce.cuh"
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/kernels/cpu/r2g2_conv.h"  // R2G2ConvGeom, R2G2CGSettings, R2G2SolveStats
+#include "r2g2/kernels/cuda/cuda_api.h"
+#include "r2g2/kernels/cuda/group_reduce.cuh"
+#include "r2g2/kernels/cuda/launch.cuh"
 
 namespace r2g2::kernels::cuda::r2g2_conv_detail {
 

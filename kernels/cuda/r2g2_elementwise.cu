@@ -1,7 +1,7 @@
 // Launchers of the R2-G2/LRT elementwise kernels (device code in r2g2_elementwise_kernels.cuh).
-#include "kernels/cuda/r2g2_elementwise.h"
+#include "r2g2/kernels/cuda/r2g2_elementwise.h"
 
-#include "kernels/cuda/r2g2_elementwise_kernels.cuh"
+#include "r2g2/kernels/cuda/r2g2_elementwise_kernels.cuh"
 
 namespace r2g2::kernels::cuda {
 

@@ -3,7 +3,7 @@
 // kernels/cpu/r2g2_elementwise.h). A header, so that the host emulator runs it too.
 #include <cstdint>
 
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/kernels/cuda/launch.cuh"
 
 namespace r2g2::kernels::cuda::r2g2_elementwise_detail {
 

@@ -2,9 +2,9 @@
 // random_kernels.cuh). One thread computes one Philox block (four normals) exactly as the
 // CPU reference does: the same 32-bit integers, the same uniforms and Box-Muller in
 // double, rounded to T at the end.
-#include "kernels/cuda/random.h"
+#include "r2g2/kernels/cuda/random.h"
 
-#include "kernels/cuda/random_kernels.cuh"
+#include "r2g2/kernels/cuda/random_kernels.cuh"
 
 namespace r2g2::kernels::cuda {
 

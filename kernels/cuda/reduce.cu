@@ -1,9 +1,9 @@
 // Reductions over the middle axis of [outer, r, inner]. Sums are deterministic two-pass
 // trees in double (sum_impl.cuh); max keeps the CPU reference's tie and NaN rules. Device
 // code is in reduce_kernels.cuh.
-#include "kernels/cuda/reduce.h"
-#include "kernels/cuda/reduce_kernels.cuh"
-#include "kernels/cuda/sum_impl.cuh"
+#include "r2g2/kernels/cuda/reduce.h"
+#include "r2g2/kernels/cuda/reduce_kernels.cuh"
+#include "r2g2/kernels/cuda/sum_impl.cuh"
 
 namespace r2g2::kernels::cuda {
 

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/cuda/group_reduce.cuh"
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/kernels/cuda/group_reduce.cuh"
+#include "r2g2/kernels/cuda/launch.cuh"
 
 namespace r2g2::kernels::cuda::reduce_detail {
 

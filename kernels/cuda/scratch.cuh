@@ -6,10 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/cuda_api.h"
-#include "kernels/cuda/stream.h"
-#include "kernels/runtime/device_memory.h"
+#include "r2g2/kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/cuda_api.h"
+#include "r2g2/kernels/cuda/stream.h"
+#include "r2g2/kernels/runtime/device_memory.h"
 
 namespace r2g2::kernels::cuda {
 

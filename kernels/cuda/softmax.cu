@@ -6,10 +6,10 @@
 // softmax_kernels.cuh.
 #include <limits>
 
-#include "kernels/cuda/scratch.cuh"
-#include "kernels/cuda/softmax.h"
-#include "kernels/cuda/softmax_kernels.cuh"
-#include "kernels/cuda/sum_impl.cuh"
+#include "r2g2/kernels/cuda/scratch.cuh"
+#include "r2g2/kernels/cuda/softmax.h"
+#include "r2g2/kernels/cuda/softmax_kernels.cuh"
+#include "r2g2/kernels/cuda/sum_impl.cuh"
 
 namespace r2g2::kernels::cuda {
 

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/cuda/device_math.cuh"
-#include "kernels/cuda/group_reduce.cuh"
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/kernels/cuda/device_math.cuh"
+#include "r2g2/kernels/cuda/group_reduce.cuh"
+#include "r2g2/kernels/cuda/launch.cuh"
 
 namespace r2g2::kernels::cuda::softmax_detail {
 

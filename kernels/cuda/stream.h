@@ -1,7 +1,7 @@
 #pragma once
 // The one stream r2g2 launches on. Kernels, cuBLAS and cuDNN all use it, so host code
 // synchronises only where it reads results back.
-#include "kernels/cuda/cuda_api.h"
+#include "r2g2/kernels/cuda/cuda_api.h"
 
 namespace r2g2::kernels::cuda {
 

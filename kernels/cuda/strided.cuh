@@ -6,7 +6,7 @@
 // fewer divisions per element.
 #include <cstdint>
 
-#include "kernels/common.h"
+#include "r2g2/kernels/common.h"
 
 namespace r2g2::kernels::cuda {
 

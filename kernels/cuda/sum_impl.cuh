@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/cuda/group_reduce.cuh"
-#include "kernels/cuda/launch.cuh"
-#include "kernels/cuda/scratch.cuh"
+#include "r2g2/kernels/cuda/group_reduce.cuh"
+#include "r2g2/kernels/cuda/launch.cuh"
+#include "r2g2/kernels/cuda/scratch.cuh"
 
 namespace r2g2::kernels::cuda {
 

@@ -5,8 +5,8 @@
 
 #include <cstdio>
 
-#include "core/data/datasets.h"
-#include "models/mlp_train.h"
+#include "r2g2/core/data/datasets.h"
+#include "r2g2/models/mlp_train.h"
 #include "test_util.h"
 
 using namespace r2g2;

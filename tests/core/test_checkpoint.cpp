@@ -8,8 +8,8 @@
 #include <fstream>
 #include <iterator>
 
-#include "core/checkpoint.h"
-#include "core/error.h"
+#include "r2g2/core/checkpoint.h"
+#include "r2g2/core/error.h"
 #include "test_util.h"
 
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "core/error.h"
+#include "r2g2/core/error.h"
 #include "test_util.h"
 
 namespace r2g2::detail {

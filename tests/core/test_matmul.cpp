@@ -2,7 +2,7 @@
 // strided operands; finite-difference gradients; shape errors.
 #include <doctest/doctest.h>
 
-#include "core/error.h"
+#include "r2g2/core/error.h"
 #include "test_util.h"
 
 namespace {

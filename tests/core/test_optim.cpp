@@ -3,8 +3,8 @@
 // the constructor checks.
 #include <doctest/doctest.h>
 
-#include "core/error.h"
-#include "core/optim.h"
+#include "r2g2/core/error.h"
+#include "r2g2/core/optim.h"
 #include "test_util.h"
 
 namespace {

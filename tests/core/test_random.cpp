@@ -9,7 +9,7 @@
 #include <numeric>
 #include <vector>
 
-#include "kernels/cpu/random.h"
+#include "r2g2/kernels/cpu/random.h"
 #include "test_util.h"
 
 using namespace r2g2;

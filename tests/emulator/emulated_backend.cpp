@@ -4,11 +4,11 @@
 // themselves, built against the emulator (malloc/free go through the real caching allocator).
 #include "emulator/cuda_emulator.h"
 
-#include "core/cuda_backend.h"
-#include "core/error.h"
-#include "kernels/cuda/check.cpp"  // NOLINT(bugprone-suspicious-include): the file under test
-#include "core/cuda/allocator.cpp"  // NOLINT(bugprone-suspicious-include): the file under test
-#include "core/cuda/device_memory.cpp"  // NOLINT(bugprone-suspicious-include): the file under test
+#include "r2g2/core/cuda_backend.h"
+#include "r2g2/core/error.h"
+#include "r2g2/kernels/cuda/check.cpp"  // NOLINT(bugprone-suspicious-include): the file under test
+#include "r2g2/core/cuda/allocator.cpp"  // NOLINT(bugprone-suspicious-include): the file under test
+#include "r2g2/core/cuda/device_memory.cpp"  // NOLINT(bugprone-suspicious-include): the file under test
 
 namespace r2g2::kernels::cuda {
 cudaStream_t current_stream() { return nullptr; }

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/ops.h"
-#include "core/random.h"
-#include "estimators/estimator.h"
-#include "estimators/moments.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/core/random.h"
+#include "r2g2/estimators/estimator.h"
+#include "r2g2/estimators/moments.h"
 #include "test_util.h"
 
 namespace r2g2::test {

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "core/autograd.h"
-#include "estimators/conv/conv_estimators.h"
-#include "estimators/conv/r2g2_conv_solve.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/estimators/conv/conv_estimators.h"
+#include "r2g2/estimators/conv/r2g2_conv_solve.h"
 #include "test_conv_util.h"
 
 using namespace r2g2;

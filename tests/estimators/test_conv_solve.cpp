@@ -6,8 +6,8 @@
 #include <cmath>
 #include <vector>
 
-#include "estimators/conv/r2g2_conv_solve.h"
-#include "kernels/cpu/r2g2_conv.h"
+#include "r2g2/estimators/conv/r2g2_conv_solve.h"
+#include "r2g2/kernels/cpu/r2g2_conv.h"
 #include "test_conv_util.h"
 
 using namespace r2g2;

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "core/ops.h"
-#include "core/random.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/core/random.h"
 #include "test_util.h"
 
 namespace r2g2::test::conv {

@@ -4,8 +4,8 @@
 #include <doctest/doctest.h>
 
 #include "estimators/estimator_test_util.h"
-#include "estimators/r2g2_latent.h"
-#include "kernels/cpu/r2g2_cg.h"
+#include "r2g2/estimators/r2g2_latent.h"
+#include "r2g2/kernels/cpu/r2g2_cg.h"
 
 using namespace r2g2;
 

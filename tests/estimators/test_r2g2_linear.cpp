@@ -4,8 +4,8 @@
 #include <doctest/doctest.h>
 
 #include "estimators/estimator_test_util.h"
-#include "kernels/cpu/r2g2_cg.h"
-#include "layers/bayes_linear.h"
+#include "r2g2/kernels/cpu/r2g2_cg.h"
+#include "r2g2/layers/bayes_linear.h"
 
 using namespace r2g2;
 

@@ -1,7 +1,7 @@
 // The estimator registry, schedules, and rejected configurations.
 #include <doctest/doctest.h>
 
-#include "estimators/estimator.h"
+#include "r2g2/estimators/estimator.h"
 #include "estimators/estimator_test_util.h"
 
 using namespace r2g2;

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/cuda_backend.h"
-#include "core/device.h"
+#include "r2g2/core/cuda_backend.h"
+#include "r2g2/core/device.h"
 #include "test_util.h"
 
 #define R2G2_REQUIRE_CUDA()                                                                      \

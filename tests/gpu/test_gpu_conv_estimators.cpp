@@ -8,10 +8,10 @@
 #include <cmath>
 #include <string>
 
-#include "core/autograd.h"
-#include "core/device.h"
-#include "estimators/conv/conv_estimators.h"
-#include "estimators/conv/r2g2_conv_solve.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/device.h"
+#include "r2g2/estimators/conv/conv_estimators.h"
+#include "r2g2/estimators/conv/r2g2_conv_solve.h"
 #include "estimators/test_conv_util.h"
 #include "test_util.h"
 

@@ -5,12 +5,12 @@
 #include <doctest/doctest.h>
 
 #include "estimators/estimator_test_util.h"
-#include "estimators/r2g2_latent.h"
+#include "r2g2/estimators/r2g2_latent.h"
 #include "gpu_test_util.h"
-#include "kernels/cpu/r2g2_cg.h"
-#include "models/bayes_mlp.h"
+#include "r2g2/kernels/cpu/r2g2_cg.h"
+#include "r2g2/models/bayes_mlp.h"
 #if R2G2_WITH_CUDA
-#include "kernels/cuda/r2g2_cg.h"
+#include "r2g2/kernels/cuda/r2g2_cg.h"
 #endif
 
 using namespace r2g2;

@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "gpu_test_util.h"
-#include "kernels/cpu/conv.h"
-#include "kernels/cpu/gemm.h"
+#include "r2g2/kernels/cpu/conv.h"
+#include "r2g2/kernels/cpu/gemm.h"
 #include "test_util.h"
 
 #if R2G2_WITH_CUDA
-#include "kernels/cuda/conv.h"
-#include "kernels/cuda/gemm.h"
-#include "kernels/cuda/tf32.h"
+#include "r2g2/kernels/cuda/conv.h"
+#include "r2g2/kernels/cuda/gemm.h"
+#include "r2g2/kernels/cuda/tf32.h"
 #endif
 
 using namespace r2g2;

@@ -6,12 +6,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/common.h"
-#include "kernels/cuda/strided.cuh"
+#include "r2g2/kernels/common.h"
+#include "r2g2/kernels/cuda/strided.cuh"
 #include "test_util.h"
 
 #if R2G2_WITH_CUDA
-#include "core/cuda/allocator.h"
+#include "r2g2/core/cuda/allocator.h"
 #endif
 
 using namespace r2g2;

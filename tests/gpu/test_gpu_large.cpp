@@ -9,7 +9,7 @@
 #if R2G2_WITH_CUDA
 #include <cuda_runtime.h>
 
-#include "core/cuda/allocator.h"
+#include "r2g2/core/cuda/allocator.h"
 
 using namespace r2g2;
 

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "core/optim.h"
+#include "r2g2/core/optim.h"
 #include "gpu_test_util.h"
 
 using namespace r2g2;

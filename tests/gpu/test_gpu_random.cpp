@@ -13,8 +13,8 @@
 #include "gpu_test_util.h"
 
 #if R2G2_WITH_CUDA
-#include "kernels/cpu/random.h"
-#include "kernels/cuda/random.h"
+#include "r2g2/kernels/cpu/random.h"
+#include "r2g2/kernels/cuda/random.h"
 #endif
 
 using namespace r2g2;

@@ -9,9 +9,9 @@
 #include "gpu_test_util.h"
 
 #if R2G2_WITH_CUDA
-#include "core/cuda/allocator.h"
-#include "core/cuda/pinned.h"
-#include "kernels/cuda/stream.h"
+#include "r2g2/core/cuda/allocator.h"
+#include "r2g2/core/cuda/pinned.h"
+#include "r2g2/kernels/cuda/stream.h"
 #endif
 
 using namespace r2g2;

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cpu/conv.h"
+#include "r2g2/kernels/cpu/conv.h"
 #include "test_util.h"
 
 namespace {

@@ -7,8 +7,8 @@
 #include <limits>
 #include <vector>
 
-#include "core/error.h"
-#include "kernels/cpu/gemm.h"
+#include "r2g2/core/error.h"
+#include "r2g2/kernels/cpu/gemm.h"
 #include "test_util.h"
 
 namespace r2g2::kernels::cpu::detail {

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <string>
 
-#include "core/autograd.h"
-#include "estimators/conv/conv_estimators.h"
-#include "layers/bayes_conv2d.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/estimators/conv/conv_estimators.h"
+#include "r2g2/layers/bayes_conv2d.h"
 #include "test_util.h"
 
 using namespace r2g2;

@@ -5,9 +5,9 @@
 #include <cmath>
 
 #include "estimators/estimator_test_util.h"
-#include "layers/bayes_linear.h"
-#include "layers/latent_linear.h"
-#include "layers/linear.h"
+#include "r2g2/layers/bayes_linear.h"
+#include "r2g2/layers/latent_linear.h"
+#include "r2g2/layers/linear.h"
 
 using namespace r2g2;
 

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "estimators/estimator_test_util.h"
-#include "models/bayes_mlp.h"
+#include "r2g2/models/bayes_mlp.h"
 
 using namespace r2g2;
 

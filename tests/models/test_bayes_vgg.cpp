@@ -5,8 +5,8 @@
 #include <cmath>
 #include <string>
 
-#include "core/autograd.h"
-#include "models/bayes_vgg.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/models/bayes_vgg.h"
 #include "test_util.h"
 
 using namespace r2g2;

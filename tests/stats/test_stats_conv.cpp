@@ -25,8 +25,8 @@
 #include <string>
 #include <vector>
 
-#include "core/autograd.h"
-#include "estimators/conv/conv_estimators.h"
+#include "r2g2/core/autograd.h"
+#include "r2g2/estimators/conv/conv_estimators.h"
 #include "test_util.h"
 
 using namespace r2g2;

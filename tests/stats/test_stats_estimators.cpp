@@ -12,7 +12,7 @@
 #include <cstdio>
 
 #include "estimators/estimator_test_util.h"
-#include "estimators/r2g2_latent.h"
+#include "r2g2/estimators/r2g2_latent.h"
 
 using namespace r2g2;
 

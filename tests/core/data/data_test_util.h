@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "core/data/data_file.h"
-#include "core/error.h"
+#include "r2g2/core/data/data_file.h"
+#include "r2g2/core/error.h"
 
 namespace r2g2::test {
 

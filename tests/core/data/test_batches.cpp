@@ -6,8 +6,8 @@
 #include <numeric>
 #include <set>
 
-#include "core/data/batches.h"
-#include "core/data/datasets.h"
+#include "r2g2/core/data/batches.h"
+#include "r2g2/core/data/datasets.h"
 #include "data_test_util.h"
 
 using namespace r2g2;

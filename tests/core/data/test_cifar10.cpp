@@ -3,8 +3,8 @@
 
 #include <filesystem>
 
-#include "core/data/cifar10.h"
-#include "core/data/datasets.h"
+#include "r2g2/core/data/cifar10.h"
+#include "r2g2/core/data/datasets.h"
 #include "data_test_util.h"
 
 using namespace r2g2;

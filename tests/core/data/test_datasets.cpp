@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "core/data/datasets.h"
-#include "core/data/idx.h"
+#include "r2g2/core/data/datasets.h"
+#include "r2g2/core/data/idx.h"
 #include "data_test_util.h"
 
 using namespace r2g2;

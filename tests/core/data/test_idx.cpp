@@ -4,8 +4,8 @@
 
 #include <chrono>
 
-#include "core/data/data_file.h"
-#include "core/data/idx.h"
+#include "r2g2/core/data/data_file.h"
+#include "r2g2/core/data/idx.h"
 #include "data_test_util.h"
 
 using namespace r2g2;

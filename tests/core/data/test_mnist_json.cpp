@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <map>
 
-#include "core/data/datasets.h"
-#include "core/data/idx.h"
-#include "core/data/mnist_json.h"
+#include "r2g2/core/data/datasets.h"
+#include "r2g2/core/data/idx.h"
+#include "r2g2/core/data/mnist_json.h"
 #include "data_test_util.h"
 
 using namespace r2g2;

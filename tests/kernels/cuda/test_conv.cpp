@@ -8,10 +8,10 @@
 // (see test_gemm.cpp).
 #include "emulator/cuda_emulator.h"
 // First, so that what follows sees the emulator in place of the CUDA runtime.
-#include "core/cuda/allocator_impl.h"
-#include "core/cuda_backend.h"
-#include "kernels/cpu/conv.h"
-#include "kernels/cuda/conv.cu"
+#include "r2g2/core/cuda/allocator_impl.h"
+#include "r2g2/core/cuda_backend.h"
+#include "r2g2/kernels/cpu/conv.h"
+#include "r2g2/kernels/cuda/conv.cu"
 #include "kernels/cuda/gemm_conv_test_util.h"
 
 namespace {

@@ -6,7 +6,7 @@
 // ops would differ by CUDA's documented ulp errors; this suite checks indexing, dispatch
 // and arithmetic order, which must not differ at all.)
 #include "emulator/cuda_emulator.h"
-#include "kernels/cuda/elementwise.cu"
+#include "r2g2/kernels/cuda/elementwise.cu"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -17,7 +17,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cpu/elementwise.h"
+#include "r2g2/kernels/cpu/elementwise.h"
 #include "kernels/cuda/emulated_test_util.h"
 
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "kernels/cuda/emulated_test_util.h"
-#include "core/cuda_backend.h"
-#include "kernels/cuda/launch.cuh"
+#include "r2g2/core/cuda_backend.h"
+#include "r2g2/kernels/cuda/launch.cuh"
 
 namespace {
 

@@ -5,13 +5,13 @@
 // with std::stable_sort there. The kernels around it are the device ones; the exact
 // scatter results below hold only if the sort keeps repeated indices in order of i.
 #include "emulator/cuda_emulator.h"
-#include "kernels/cuda/gather.cu"
+#include "r2g2/kernels/cuda/gather.cu"
 
 #include <cstddef>
 #include <string>
 #include <utility>
 
-#include "kernels/cpu/gather.h"
+#include "r2g2/kernels/cpu/gather.h"
 #include "kernels/cuda/emulated_test_util.h"
 
 namespace {

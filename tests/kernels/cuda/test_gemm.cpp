@@ -9,8 +9,8 @@
 // cuBLAS computes exactly the CPU reference's call, so results must agree bitwise.
 #include "emulator/cuda_emulator.h"
 // First, so that what follows sees the emulator in place of the CUDA runtime.
-#include "kernels/cpu/gemm.h"
-#include "kernels/cuda/gemm.cu"
+#include "r2g2/kernels/cpu/gemm.h"
+#include "r2g2/kernels/cuda/gemm.cu"
 #include "kernels/cuda/gemm_conv_test_util.h"
 
 namespace {

@@ -4,8 +4,8 @@
 // one past each tile size, and k == 0, against the CPU reference GEMM (kernels/cpu/gemm).
 #include "emulator/cuda_emulator.h"
 // First, so that what follows sees the emulator in place of the CUDA runtime.
-#include "kernels/cpu/gemm.h"
-#include "kernels/cuda/gemm_blocked.cu"
+#include "r2g2/kernels/cpu/gemm.h"
+#include "r2g2/kernels/cuda/gemm_blocked.cu"
 #include "kernels/cuda/gemm_conv_test_util.h"
 
 namespace {

@@ -4,14 +4,14 @@
 // order, the Adam bias corrections are computed on the host by the same code, and sqrt is
 // correctly rounded on every device.
 #include "emulator/cuda_emulator.h"
-#include "kernels/cuda/optim.cu"
+#include "r2g2/kernels/cuda/optim.cu"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu/optim.h"
+#include "r2g2/kernels/cpu/optim.h"
 #include "kernels/cuda/emulated_test_util.h"
 
 namespace {

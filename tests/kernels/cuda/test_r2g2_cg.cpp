@@ -1,8 +1,8 @@
 // kernels/cuda/r2g2_cg.cu under the emulator, against the CPU reference
 // (kernels/cpu/r2g2_cg) and an independent projection oracle computed here in long double.
 #include "emulator/cuda_emulator.h"
-#include "kernels/cuda/r2g2_cg.cu"
-#include "kernels/cpu/r2g2_cg.h"
+#include "r2g2/kernels/cuda/r2g2_cg.cu"
+#include "r2g2/kernels/cpu/r2g2_cg.h"
 #include "kernels/cuda/emulated_test_util.h"
 
 #include <algorithm>

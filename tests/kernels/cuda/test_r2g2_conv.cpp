@@ -5,8 +5,8 @@
 // problems are small, and those at the warp and block boundaries are built so that CG
 // needs a handful of iterations whatever their size (see structured()).
 #include "emulator/cuda_emulator.h"
-#include "kernels/cuda/r2g2_conv.cu"
-#include "kernels/cpu/r2g2_conv.h"
+#include "r2g2/kernels/cuda/r2g2_conv.cu"
+#include "r2g2/kernels/cpu/r2g2_conv.h"
 #include "kernels/cuda/emulated_test_util.h"
 
 #include <algorithm>

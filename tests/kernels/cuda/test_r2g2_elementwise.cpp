@@ -1,7 +1,7 @@
 // kernels/cuda/r2g2_elementwise.cu under the emulator, against kernels/cpu/r2g2_elementwise.
 #include "emulator/cuda_emulator.h"
-#include "kernels/cuda/r2g2_elementwise.cu"
-#include "kernels/cpu/r2g2_elementwise.h"
+#include "r2g2/kernels/cuda/r2g2_elementwise.cu"
+#include "r2g2/kernels/cpu/r2g2_elementwise.h"
 #include "kernels/cuda/emulated_test_util.h"
 
 namespace {

@@ -22,7 +22,7 @@
 // exactly; the tests assert the cross-device bounds above, which are what callers may
 // rely on, and which still catch any wrong lane, counter, key or formula.
 #include "emulator/cuda_emulator.h"
-#include "kernels/cuda/random.cu"
+#include "r2g2/kernels/cuda/random.cu"
 
 #include <cmath>
 #include <cstring>
@@ -30,7 +30,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cpu/random.h"
+#include "r2g2/kernels/cpu/random.h"
 #include "kernels/cuda/emulated_test_util.h"
 
 namespace {

@@ -1,14 +1,14 @@
 // kernels/cuda/reduce.cu (with sum_impl.cuh and group_reduce.cuh) under the emulator,
 // against kernels/cpu/reduce.
 #include "emulator/cuda_emulator.h"
-#include "kernels/cuda/reduce.cu"
+#include "r2g2/kernels/cuda/reduce.cu"
 
 #include <cstring>
 #include <limits>
 #include <tuple>
 #include <utility>
 
-#include "kernels/cpu/reduce.h"
+#include "r2g2/kernels/cpu/reduce.h"
 #include "kernels/cuda/emulated_test_util.h"
 
 namespace {

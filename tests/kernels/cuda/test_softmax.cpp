@@ -3,14 +3,14 @@
 // the same order the results are compared exactly; where the GPU sums in a different
 // order, within the stated rounding bound.
 #include "emulator/cuda_emulator.h"
-#include "kernels/cuda/softmax.cu"
+#include "r2g2/kernels/cuda/softmax.cu"
 
 #include <cstring>
 #include <limits>
 #include <string>
 #include <utility>
 
-#include "kernels/cpu/softmax.h"
+#include "r2g2/kernels/cpu/softmax.h"
 #include "kernels/cuda/emulated_test_util.h"
 
 namespace {
