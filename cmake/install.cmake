@@ -10,10 +10,14 @@ install(TARGETS r2g2 EXPORT r2g2Targets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS r2g2_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(dir core kernels layers estimators models)
-  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir} DESTINATION include/r2g2
-    FILES_MATCHING PATTERN "*.h")
+# Headers keep their folders (the layout of cmake/headers.cmake). Declaration files
+# (*.inc), which headers include, and device-code headers (*.cuh), which CUDA code built
+# against r2g2 includes, go with them.
+foreach(folder IN LISTS R2G2_HEADER_FOLDERS)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${folder} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/r2g2
+    FILES_MATCHING PATTERN "*.h" PATTERN "*.inc" PATTERN "*.cuh")
 endforeach()
+install(FILES ${R2G2_BUILD_HEADER_ROOT}/r2g2.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/r2g2)
 install(EXPORT r2g2Targets NAMESPACE r2g2:: DESTINATION ${R2G2_INSTALL_CMAKEDIR})
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/r2g2Config.cmake.in

@@ -230,6 +230,17 @@ int64_t Checkpoint::get_int(const std::string& key) const {
   return v;
 }
 
+uint64_t Checkpoint::get_uint(const std::string& key) const {
+  auto it = metadata.find(key);
+  R2G2_CHECK(it != metadata.end(), "checkpoint: no metadata entry '", key, "'");
+  uint64_t v = 0;
+  const std::string& s = it->second;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  R2G2_CHECK(ec == std::errc() && end == s.data() + s.size() && !s.empty(), "checkpoint: metadata '", key,
+             "' = '", s, "' is not an unsigned integer");
+  return v;
+}
+
 const Tensor& Checkpoint::tensor(const std::string& name) const {
   auto it = tensors.find(name);
   if (it != tensors.end()) return it->second;

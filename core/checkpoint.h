@@ -13,6 +13,9 @@
 // renamed over `path`, so a crash or a failed write leaves any previous checkpoint
 // intact. Loading checks the magic, version, length and checksum before reading and
 // throws r2g2::Error naming the file and the problem.
+//
+// layers/serialize.h builds on this to save a whole Module by parameter name, with its
+// optimizer and generators.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -30,6 +33,10 @@ struct Checkpoint {
   void set_int(const std::string& key, int64_t value) { metadata[key] = std::to_string(value); }
   // Throws naming the key when it is missing or not an integer.
   int64_t get_int(const std::string& key) const;
+  // Unsigned integer metadata (generator seeds and offsets use all 64 bits), decimal text.
+  void set_uint(const std::string& key, uint64_t value) { metadata[key] = std::to_string(value); }
+  // Throws naming the key when it is missing or not an unsigned integer.
+  uint64_t get_uint(const std::string& key) const;
   // The tensor under `name`; throws naming it (and listing a few present names) when absent.
   const Tensor& tensor(const std::string& name) const;
 };

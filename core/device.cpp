@@ -46,6 +46,8 @@ Device parse_device(const std::string& spec) {
   throw Error("unknown device '" + spec + "': expected cpu, cuda, cuda:N or auto");
 }
 
+// Memory routing by device type: with core/dispatch.h (kernels), the only places that ask
+// a device whether it is a CUDA one.
 void* device_alloc(Device d, size_t bytes) {
   if (bytes == 0) bytes = 1;
   if (d.is_cuda()) return cuda_backend::malloc(bytes);

@@ -31,10 +31,7 @@ Tensor concat(const std::vector<Tensor>& parts_in, int axis_in) {
     int64_t cols = p.shape()[axis] * inner;
     dispatch_floating(p.dtype(), "concat", [&](auto tag) {
       using T = decltype(tag);
-      if (p.device().is_cuda())
-        R2G2_CUDA(kcuda::copy_2d<T>(p.data<T>(), cols, out.data<T>() + col, out_ld, outer, cols));
-      else
-        kcpu::copy_2d<T>(p.data<T>(), cols, out.data<T>() + col, out_ld, outer, cols);
+      R2G2_KERNEL(p.device(), copy_2d<T>)(p.data<T>(), cols, out.data<T>() + col, out_ld, outer, cols);
     });
     col += cols;
     lengths.push_back(p.shape()[axis]);

@@ -1,6 +1,7 @@
-// conv2d (im2col + GEMM), the public im2col op, and max_pool2d, all NCHW.
-// Column buffers are built for a chunk of images at a time, so that one batched GEMM
-// covers the chunk (one launch on CUDA) while the buffer stays bounded in memory.
+// conv2d, the public im2col op, and max_pool2d, all NCHW. A backend that convolves whole
+// batches itself (CUDA: cuDNN, or its own im2col fallback) gets the batch; otherwise (the
+// CPU) conv2d is im2col + GEMM here, with column buffers built for a chunk of images at a
+// time, so that one batched GEMM covers the chunk while the buffer stays bounded in memory.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -13,11 +14,10 @@ namespace r2g2 {
 
 namespace {
 
-// Upper bound on one chunk's column buffer. On the CPU a chunk that stays in cache
-// between im2col and the GEMM that reads it is fastest (2 MiB: about 40% less time
-// than 64 MiB for a 128 x 32 x 28 x 28 batch); on a GPU larger chunks mean fewer,
-// larger batched GEMMs. Tests override it (>= 0) to force chunking.
-constexpr int64_t kCpuColumnBytes = int64_t{2} << 20, kCudaColumnBytes = int64_t{256} << 20;
+// Upper bound on one chunk's column buffer. A chunk that stays in cache between im2col
+// and the GEMM that reads it is fastest (2 MiB: about 40% less time than 64 MiB for a
+// 128 x 32 x 28 x 28 batch on the CPU). Tests override it (>= 0) to force chunking.
+constexpr int64_t kDefaultColumnBytes = int64_t{2} << 20;
 std::atomic<int64_t> g_column_bytes_override{-1};
 
 void check_pair(const Tensor& x, const Tensor& w, const char* op, const char* xn, const char* wn) {
@@ -58,45 +58,26 @@ bool is_pointwise(const kernels::ConvGeom& g) {
   return g.kernel_h == 1 && g.kernel_w == 1 && g.stride == 1 && g.padding == 0;
 }
 
-int64_t images_per_chunk(int64_t n, const kernels::ConvGeom& g, DType dtype, Device d) {
+int64_t images_per_chunk(int64_t n, const kernels::ConvGeom& g, DType dtype) {
   const int64_t per_image = std::max<int64_t>(1, col_rows(g) * col_cols(g) * int64_t(dtype_size(dtype)));
   int64_t bound = g_column_bytes_override.load();
-  if (bound < 0) bound = d.is_cuda() ? kCudaColumnBytes : kCpuColumnBytes;
+  if (bound < 0) bound = kDefaultColumnBytes;
   return std::clamp<int64_t>(bound / per_image, 1, std::max<int64_t>(n, 1));
-}
-
-// Device dispatch of the kernels used below.
-template <class T>
-void im2col_on(Device d, const T* image, T* cols, const kernels::ConvGeom& g) {
-  if (d.is_cuda())
-    R2G2_CUDA(kcuda::im2col<T>(image, cols, g));
-  else
-    kcpu::im2col<T>(image, cols, g);
-}
-
-template <class T>
-void col2im_on(Device d, const T* cols, T* image, const kernels::ConvGeom& g) {
-  if (d.is_cuda())
-    R2G2_CUDA(kcuda::col2im<T>(cols, image, g));
-  else
-    kcpu::col2im<T>(cols, image, g);
 }
 
 template <class T>
 void gemm_batched_on(Device d, int64_t batch, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a,
                      int64_t lda, int64_t sa, const T* b, int64_t ldb, int64_t sb, T beta, T* c, int64_t ldc,
                      int64_t sc) {
-  if (d.is_cuda())
-    R2G2_CUDA(kcuda::gemm_batched<T>(batch, ta, tb, m, n, k, T(1), a, lda, sa, b, ldb, sb, beta, c, ldc, sc));
-  else
-    kcpu::gemm_batched<T>(batch, ta, tb, m, n, k, T(1), a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
+  R2G2_KERNEL(d, gemm_batched<T>)(batch, ta, tb, m, n, k, T(1), a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
 }
 
 // Columns of images [n0, n0 + count) of contiguous x into cols [count, rows, L].
 template <class T>
 void im2col_chunk(Device d, const T* x, int64_t n0, int64_t count, const kernels::ConvGeom& g, T* cols) {
+  const auto im2col_kernel = R2G2_KERNEL(d, im2col<T>);
   for (int64_t i = 0; i < count; ++i)
-    im2col_on<T>(d, x + (n0 + i) * image_size(g), cols + i * col_rows(g) * col_cols(g), g);
+    im2col_kernel(x + (n0 + i) * image_size(g), cols + i * col_rows(g) * col_cols(g), g);
 }
 
 // y [N, O, L] = w [O, R] x cols(x), outside the tape.
@@ -107,15 +88,15 @@ void conv_forward(const Tensor& x, const Tensor& w, const kernels::ConvGeom& g, 
   const T* px = x.data<T>();
   const T* pw = w.data<T>();
   T* py = y.data<T>();
-  if (d.is_cuda()) {  // cuDNN (or its own im2col fallback) on the GPU
-    R2G2_CUDA(kcuda::conv2d_forward_cudnn<T>(px, pw, py, n, static_cast<int>(o), g));
+  if (auto whole_batch = R2G2_CUDA_ONLY_KERNEL(d, conv2d_forward_cudnn<T>)) {
+    whole_batch(px, pw, py, n, static_cast<int>(o), g);
     return;
   }
   if (is_pointwise(g)) {
     gemm_batched_on<T>(d, n, false, false, o, l, r, pw, r, 0, px, l, r * l, T(0), py, l, o * l);
     return;
   }
-  const int64_t chunk = images_per_chunk(n, g, x.dtype(), d);
+  const int64_t chunk = images_per_chunk(n, g, x.dtype());
   Tensor cols = Tensor::empty({chunk, r, l}, x.dtype(), d);
   for (int64_t n0 = 0; n0 < n; n0 += chunk) {
     const int64_t count = std::min(chunk, n - n0);
@@ -133,9 +114,9 @@ Tensor conv_backward_x(const Tensor& g_out, const Tensor& w, const kernels::Conv
   const int64_t n = x_shape[0], o = w.shape()[0], r = col_rows(g), l = col_cols(g);
   const T* pg = g_out.data<T>();
   const T* pw = w.data<T>();
-  if (d.is_cuda()) {
+  if (auto whole_batch = R2G2_CUDA_ONLY_KERNEL(d, conv2d_backward_data_cudnn<T>)) {
     Tensor gx = Tensor::empty(x_shape, g_out.dtype(), d);
-    R2G2_CUDA(kcuda::conv2d_backward_data_cudnn<T>(pw, pg, gx.data<T>(), n, static_cast<int>(o), g));
+    whole_batch(pw, pg, gx.data<T>(), n, static_cast<int>(o), g);
     return gx;
   }
   if (is_pointwise(g)) {
@@ -144,14 +125,15 @@ Tensor conv_backward_x(const Tensor& g_out, const Tensor& w, const kernels::Conv
     return gx;
   }
   Tensor gx = Tensor::zeros(x_shape, g_out.dtype(), d);
-  const int64_t chunk = images_per_chunk(n, g, g_out.dtype(), d);
+  const int64_t chunk = images_per_chunk(n, g, g_out.dtype());
   Tensor dcols = Tensor::empty({chunk, r, l}, g_out.dtype(), d);
+  const auto col2im_kernel = R2G2_KERNEL(d, col2im<T>);
   for (int64_t n0 = 0; n0 < n; n0 += chunk) {
     const int64_t count = std::min(chunk, n - n0);
     gemm_batched_on<T>(d, count, true, false, r, l, o, pw, r, 0, pg + n0 * o * l, l, o * l, T(0),
                        dcols.data<T>(), l, r * l);
     for (int64_t i = 0; i < count; ++i)
-      col2im_on<T>(d, dcols.data<T>() + i * r * l, gx.data<T>() + (n0 + i) * image_size(g), g);
+      col2im_kernel(dcols.data<T>() + i * r * l, gx.data<T>() + (n0 + i) * image_size(g), g);
   }
   return gx;
 }
@@ -163,16 +145,15 @@ Tensor conv_backward_w(const Tensor& g_out, const Tensor& x, const kernels::Conv
                        const Shape& w_shape) {
   const Device d = g_out.device();
   const int64_t n = x.shape()[0], o = w_shape[0], r = col_rows(g), l = col_cols(g);
-  if (d.is_cuda()) {
+  if (auto whole_batch = R2G2_CUDA_ONLY_KERNEL(d, conv2d_backward_filter_cudnn<T>)) {
     Tensor gw = Tensor::empty(w_shape, g_out.dtype(), d);
-    R2G2_CUDA(kcuda::conv2d_backward_filter_cudnn<T>(x.data<T>(), g_out.data<T>(), gw.data<T>(), n,
-                                                     static_cast<int>(o), g));
+    whole_batch(x.data<T>(), g_out.data<T>(), gw.data<T>(), n, static_cast<int>(o), g);
     return gw;
   }
   Tensor gw = Tensor::zeros(w_shape, g_out.dtype(), d);
   const T* pg = g_out.data<T>();
   const bool pointwise = is_pointwise(g);
-  const int64_t chunk = pointwise ? n : images_per_chunk(n, g, x.dtype(), d);
+  const int64_t chunk = pointwise ? n : images_per_chunk(n, g, x.dtype());
   Tensor cols = pointwise ? x : Tensor::empty({chunk, r, l}, x.dtype(), d);
   for (int64_t n0 = 0; n0 < n; n0 += chunk) {
     const int64_t count = std::min(chunk, n - n0);
@@ -187,8 +168,8 @@ Tensor conv_backward_w(const Tensor& g_out, const Tensor& x, const kernels::Conv
 }  // namespace
 
 namespace detail {
-// Testing hook, declared by the tests that use it: overrides the column-buffer bound
-// on every device (negative: the defaults) and returns the previous override.
+// Testing hook, declared by the tests that use it: overrides the column-buffer bound of
+// the chunked im2col + GEMM path (negative: the default) and returns the previous override.
 int64_t set_conv_column_buffer_bytes(int64_t bytes) { return g_column_bytes_override.exchange(bytes); }
 }  // namespace detail
 
@@ -263,8 +244,9 @@ Tensor im2col(const Tensor& x, int kh, int kw, Conv2dParams p) {
       using T = decltype(tag);
       const int64_t r = col_rows(g), l = col_cols(g);
       if (go.numel() == 0) return;
+      const auto col2im_kernel = R2G2_KERNEL(go.device(), col2im<T>);
       for (int64_t i = 0; i < x_shape[0]; ++i)
-        col2im_on<T>(go.device(), go.data<T>() + i * r * l, gx.data<T>() + i * image_size(g), g);
+        col2im_kernel(go.data<T>() + i * r * l, gx.data<T>() + i * image_size(g), g);
     });
     return std::vector<Tensor>{gx};
   });
@@ -283,12 +265,8 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride) {
   dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
     if (y.numel() == 0) return;
-    if (x.device().is_cuda())
-      R2G2_CUDA(kcuda::max_pool2d<T>(xc.data<T>(), y.data<T>(), arg.data<int32_t>(), planes, h, w, kernel,
-                                     stride, oh, ow));
-    else
-      kcpu::max_pool2d<T>(xc.data<T>(), y.data<T>(), arg.data<int32_t>(), planes, h, w, kernel, stride, oh,
-                          ow);
+    R2G2_KERNEL(x.device(), max_pool2d<T>)(xc.data<T>(), y.data<T>(), arg.data<int32_t>(), planes, h, w, kernel,
+                                           stride, oh, ow);
   });
   Shape x_shape = x.shape();
   return record("max_pool2d", y, {x}, [arg, x_shape, planes, h, w, oh, ow](const Tensor& g_in) {
@@ -297,11 +275,8 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride) {
     dispatch_floating(go.dtype(), "max_pool2d_backward", [&](auto tag) {
       using T = decltype(tag);
       if (go.numel() == 0) return;
-      if (go.device().is_cuda())
-        R2G2_CUDA(kcuda::max_pool2d_backward<T>(go.data<T>(), arg.data<int32_t>(), gx.data<T>(), planes, h, w,
-                                                oh, ow));
-      else
-        kcpu::max_pool2d_backward<T>(go.data<T>(), arg.data<int32_t>(), gx.data<T>(), planes, h, w, oh, ow);
+      R2G2_KERNEL(go.device(), max_pool2d_backward<T>)(go.data<T>(), arg.data<int32_t>(), gx.data<T>(), planes, h,
+                                                       w, oh, ow);
     });
     return std::vector<Tensor>{gx};
   });

@@ -56,10 +56,7 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   broadcast_strides(b, out_shape, g.b_stride);
   dispatch_floating(a.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
-    if (a.device().is_cuda())
-      R2G2_CUDA(kcuda::binary<T>(op, a.data<T>(), b.data<T>(), out.data<T>(), g));
-    else
-      kcpu::binary<T>(op, a.data<T>(), b.data<T>(), out.data<T>(), g);
+    R2G2_KERNEL(a.device(), binary<T>)(op, a.data<T>(), b.data<T>(), out.data<T>(), g);
   });
   return out;
 }
@@ -69,10 +66,7 @@ Tensor scalar_forward(BinaryOp op, const Tensor& a, double s) {
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_floating(a.dtype(), binary_name(op), [&](auto tag) {
     using T = decltype(tag);
-    if (a.device().is_cuda())
-      R2G2_CUDA(kcuda::binary_scalar<T>(op, x.data<T>(), static_cast<T>(s), out.data<T>(), a.numel()));
-    else
-      kcpu::binary_scalar<T>(op, x.data<T>(), static_cast<T>(s), out.data<T>(), a.numel());
+    R2G2_KERNEL(a.device(), binary_scalar<T>)(op, x.data<T>(), static_cast<T>(s), out.data<T>(), a.numel());
   });
   return out;
 }
@@ -111,10 +105,7 @@ Tensor unary_op(UnaryOp op, const Tensor& a) {
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_floating(a.dtype(), name, [&](auto tag) {
     using T = decltype(tag);
-    if (a.device().is_cuda())
-      R2G2_CUDA(kcuda::unary<T>(op, x.data<T>(), y.data<T>(), a.numel()));
-    else
-      kcpu::unary<T>(op, x.data<T>(), y.data<T>(), a.numel());
+    R2G2_KERNEL(a.device(), unary<T>)(op, x.data<T>(), y.data<T>(), a.numel());
   });
   Tensor y_saved = y.detach();  // saving the output itself would make a cycle through its node
   return record(name, y, {a}, [op, x, y_saved](const Tensor& g) {
@@ -122,11 +113,8 @@ Tensor unary_op(UnaryOp op, const Tensor& a) {
     Tensor gx = Tensor::empty(x.shape(), x.dtype(), x.device());
     dispatch_floating(x.dtype(), "unary_backward", [&](auto tag) {
       using T = decltype(tag);
-      if (x.device().is_cuda())
-        R2G2_CUDA(kcuda::unary_backward<T>(op, x.data<T>(), y_saved.data<T>(), gc.data<T>(), gx.data<T>(),
-                                           x.numel()));
-      else
-        kcpu::unary_backward<T>(op, x.data<T>(), y_saved.data<T>(), gc.data<T>(), gx.data<T>(), x.numel());
+      R2G2_KERNEL(x.device(), unary_backward<T>)(op, x.data<T>(), y_saved.data<T>(), gc.data<T>(), gx.data<T>(),
+                                                 x.numel());
     });
     return std::vector<Tensor>{gx};
   });

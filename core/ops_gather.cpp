@@ -20,22 +20,17 @@ Tensor gather_rows(const Tensor& a, const Tensor& index_in) {
   Shape out_shape = a.shape();
   out_shape[0] = n_index;
   if (a.dtype() == DType::i32) {
-    // Labels: not differentiable. On CUDA they take a host round trip so that the CUDA
-    // gather kernel needs only float instantiations; a label batch is tiny.
-    if (a.device().is_cuda()) return gather_rows(a.to(Device::cpu()), index.to(Device::cpu())).to(a.device());
+    // Labels: not differentiable.
     Tensor y = Tensor::empty(out_shape, DType::i32, a.device());
-    kcpu::gather_rows<int32_t>(x.data<int32_t>(), index.data<int32_t>(), y.data<int32_t>(), n_index, rows,
-                               row_len);
+    R2G2_KERNEL(a.device(), gather_rows<int32_t>)(x.data<int32_t>(), index.data<int32_t>(), y.data<int32_t>(),
+                                                  n_index, rows, row_len);
     return y;
   }
   Tensor y = Tensor::empty(out_shape, a.dtype(), a.device());
   dispatch_floating(a.dtype(), "gather_rows", [&](auto tag) {
     using T = decltype(tag);
-    if (a.device().is_cuda())
-      R2G2_CUDA(
-          kcuda::gather_rows<T>(x.data<T>(), index.data<int32_t>(), y.data<T>(), n_index, rows, row_len));
-    else
-      kcpu::gather_rows<T>(x.data<T>(), index.data<int32_t>(), y.data<T>(), n_index, rows, row_len);
+    R2G2_KERNEL(a.device(), gather_rows<T>)(x.data<T>(), index.data<int32_t>(), y.data<T>(), n_index, rows,
+                                            row_len);
   });
   Shape in_shape = a.shape();
   return record("gather_rows", y, {a}, [index, in_shape, n_index, row_len](const Tensor& g) {
@@ -43,11 +38,8 @@ Tensor gather_rows(const Tensor& a, const Tensor& index_in) {
     Tensor gx = Tensor::zeros(in_shape, g.dtype(), g.device());
     dispatch_floating(g.dtype(), "gather_rows backward", [&](auto tag) {
       using T = decltype(tag);
-      if (g.device().is_cuda())
-        R2G2_CUDA(
-            kcuda::scatter_add_rows<T>(gc.data<T>(), index.data<int32_t>(), gx.data<T>(), n_index, row_len));
-      else
-        kcpu::scatter_add_rows<T>(gc.data<T>(), index.data<int32_t>(), gx.data<T>(), n_index, row_len);
+      R2G2_KERNEL(g.device(), scatter_add_rows<T>)(gc.data<T>(), index.data<int32_t>(), gx.data<T>(), n_index,
+                                                   row_len);
     });
     return std::vector<Tensor>{gx};
   });

@@ -71,19 +71,11 @@ void run_gemm(Device device, int64_t batch, const Operand& a, const Operand& b, 
               int64_t k, T* c, int64_t stride_c) {
   const T* pa = a.t.data<T>();
   const T* pb = b.t.data<T>();
-  if (device.is_cuda()) {
-    if (batch == 1)
-      R2G2_CUDA(kcuda::gemm<T>(a.trans, b.trans, m, n, k, T(1), pa, a.ld, pb, b.ld, T(0), c, n));
-    else
-      R2G2_CUDA(kcuda::gemm_batched<T>(batch, a.trans, b.trans, m, n, k, T(1), pa, a.ld, a.batch_stride, pb,
-                                       b.ld, b.batch_stride, T(0), c, n, stride_c));
-  } else {
-    if (batch == 1)
-      kcpu::gemm<T>(a.trans, b.trans, m, n, k, T(1), pa, a.ld, pb, b.ld, T(0), c, n);
-    else
-      kcpu::gemm_batched<T>(batch, a.trans, b.trans, m, n, k, T(1), pa, a.ld, a.batch_stride, pb, b.ld,
-                            b.batch_stride, T(0), c, n, stride_c);
-  }
+  if (batch == 1)
+    R2G2_KERNEL(device, gemm<T>)(a.trans, b.trans, m, n, k, T(1), pa, a.ld, pb, b.ld, T(0), c, n);
+  else
+    R2G2_KERNEL(device, gemm_batched<T>)(batch, a.trans, b.trans, m, n, k, T(1), pa, a.ld, a.batch_stride, pb,
+                                         b.ld, b.batch_stride, T(0), c, n, stride_c);
 }
 
 // The product, outside the tape. Shapes are already checked.

@@ -21,10 +21,7 @@ Tensor log_softmax_last(const Tensor& a) {
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
   dispatch_floating(a.dtype(), "log_softmax", [&](auto tag) {
     using T = decltype(tag);
-    if (a.device().is_cuda())
-      R2G2_CUDA(kcuda::log_softmax<T>(x.data<T>(), y.data<T>(), rows, cols));
-    else
-      kcpu::log_softmax<T>(x.data<T>(), y.data<T>(), rows, cols);
+    R2G2_KERNEL(a.device(), log_softmax<T>)(x.data<T>(), y.data<T>(), rows, cols);
   });
   Tensor y_saved = y.detach();  // the output itself would make a cycle through its node
   return record("log_softmax", y, {a}, [y_saved, rows, cols](const Tensor& g) {
@@ -32,10 +29,7 @@ Tensor log_softmax_last(const Tensor& a) {
     Tensor gx = Tensor::empty(y_saved.shape(), y_saved.dtype(), y_saved.device());
     dispatch_floating(gc.dtype(), "log_softmax backward", [&](auto tag) {
       using T = decltype(tag);
-      if (gc.device().is_cuda())
-        R2G2_CUDA(kcuda::log_softmax_backward<T>(y_saved.data<T>(), gc.data<T>(), gx.data<T>(), rows, cols));
-      else
-        kcpu::log_softmax_backward<T>(y_saved.data<T>(), gc.data<T>(), gx.data<T>(), rows, cols);
+      R2G2_KERNEL(gc.device(), log_softmax_backward<T>)(y_saved.data<T>(), gc.data<T>(), gx.data<T>(), rows, cols);
     });
     return std::vector<Tensor>{gx};
   });
@@ -67,12 +61,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   Tensor log_probs = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
   Tensor loss = dispatch_floating(logits.dtype(), "cross_entropy", [&](auto tag) {
     using T = decltype(tag);
-    T value{};
-    if (logits.device().is_cuda())
-      R2G2_CUDA(
-          value = kcuda::cross_entropy<T>(x.data<T>(), lab.data<int32_t>(), log_probs.data<T>(), rows, cols));
-    else
-      value = kcpu::cross_entropy<T>(x.data<T>(), lab.data<int32_t>(), log_probs.data<T>(), rows, cols);
+    const T value = R2G2_KERNEL(logits.device(), cross_entropy<T>)(x.data<T>(), lab.data<int32_t>(),
+                                                                   log_probs.data<T>(), rows, cols);
     return Tensor::scalar(static_cast<double>(value), logits.dtype(), logits.device());
   });
   return record("cross_entropy", loss, {logits}, [log_probs, lab, rows, cols](const Tensor& g) {
@@ -81,12 +71,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
     Tensor gx = Tensor::empty(log_probs.shape(), log_probs.dtype(), log_probs.device());
     dispatch_floating(log_probs.dtype(), "cross_entropy backward", [&](auto tag) {
       using T = decltype(tag);
-      if (gx.device().is_cuda())
-        R2G2_CUDA(kcuda::cross_entropy_backward<T>(log_probs.data<T>(), lab.data<int32_t>(), T(1),
-                                                   gx.data<T>(), rows, cols));
-      else
-        kcpu::cross_entropy_backward<T>(log_probs.data<T>(), lab.data<int32_t>(), T(1), gx.data<T>(), rows,
-                                        cols);
+      R2G2_KERNEL(gx.device(), cross_entropy_backward<T>)(log_probs.data<T>(), lab.data<int32_t>(), T(1),
+                                                          gx.data<T>(), rows, cols);
     });
     return std::vector<Tensor>{mul(gx, g)};
   });
@@ -105,11 +91,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   Tensor t = targets.detach().contiguous();
   Tensor loss = dispatch_floating(logits.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    T value{};
-    if (logits.device().is_cuda())
-      R2G2_CUDA(value = kcuda::bce_with_logits<T>(x.data<T>(), t.data<T>(), n));
-    else
-      value = kcpu::bce_with_logits<T>(x.data<T>(), t.data<T>(), n);
+    const T value = R2G2_KERNEL(logits.device(), bce_with_logits<T>)(x.data<T>(), t.data<T>(), n);
     return Tensor::scalar(static_cast<double>(value), logits.dtype(), logits.device());
   });
   bool need_t = targets.requires_grad();
@@ -119,11 +101,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
     dispatch_floating(x.dtype(), "bce_with_logits backward", [&](auto tag) {
       using T = decltype(tag);
       T* gt_data = need_t ? gt.data<T>() : nullptr;
-      if (x.device().is_cuda())
-        R2G2_CUDA(
-            kcuda::bce_with_logits_backward<T>(x.data<T>(), t.data<T>(), T(1), gx.data<T>(), gt_data, n));
-      else
-        kcpu::bce_with_logits_backward<T>(x.data<T>(), t.data<T>(), T(1), gx.data<T>(), gt_data, n);
+      R2G2_KERNEL(x.device(), bce_with_logits_backward<T>)(x.data<T>(), t.data<T>(), T(1), gx.data<T>(), gt_data,
+                                                           n);
     });
     return std::vector<Tensor>{mul(gx, g), need_t ? mul(gt, g) : Tensor()};
   });

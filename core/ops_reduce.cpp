@@ -31,10 +31,7 @@ Tensor sum_one_axis(const Tensor& x, int axis) {
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   dispatch_floating(x.dtype(), "sum", [&](auto tag) {
     using T = decltype(tag);
-    if (x.device().is_cuda())
-      R2G2_CUDA(kcuda::reduce_sum<T>(x.data<T>(), y.data<T>(), s.outer, s.r, s.inner));
-    else
-      kcpu::reduce_sum<T>(x.data<T>(), y.data<T>(), s.outer, s.r, s.inner);
+    R2G2_KERNEL(x.device(), reduce_sum<T>)(x.data<T>(), y.data<T>(), s.outer, s.r, s.inner);
   });
   return y;
 }
@@ -59,10 +56,7 @@ std::pair<Tensor, Tensor> max_with_arg(const Tensor& a, int axis, const char* op
   Tensor arg = Tensor::empty(kept, DType::i32, a.device());
   dispatch_floating(a.dtype(), op, [&](auto tag) {
     using T = decltype(tag);
-    if (a.device().is_cuda())
-      R2G2_CUDA(kcuda::reduce_max<T>(x.data<T>(), y.data<T>(), arg.data<int32_t>(), s.outer, s.r, s.inner));
-    else
-      kcpu::reduce_max<T>(x.data<T>(), y.data<T>(), arg.data<int32_t>(), s.outer, s.r, s.inner);
+    R2G2_KERNEL(a.device(), reduce_max<T>)(x.data<T>(), y.data<T>(), arg.data<int32_t>(), s.outer, s.r, s.inner);
   });
   return {y, arg};
 }
@@ -131,11 +125,8 @@ Tensor max(const Tensor& a, int axis_in, bool keepdim) {
     AxisSplit s = split_at(in_shape, axis);
     dispatch_floating(g.dtype(), "max backward", [&](auto tag) {
       using T = decltype(tag);
-      if (g.device().is_cuda())
-        R2G2_CUDA(kcuda::reduce_max_backward<T>(gc.data<T>(), arg.data<int32_t>(), gx.data<T>(), s.outer, s.r,
-                                                s.inner));
-      else
-        kcpu::reduce_max_backward<T>(gc.data<T>(), arg.data<int32_t>(), gx.data<T>(), s.outer, s.r, s.inner);
+      R2G2_KERNEL(g.device(), reduce_max_backward<T>)(gc.data<T>(), arg.data<int32_t>(), gx.data<T>(), s.outer,
+                                                      s.r, s.inner);
     });
     return std::vector<Tensor>{gx};
   });

@@ -22,6 +22,15 @@ Tensor checked_grad(const Tensor& p, size_t i, const char* who) {
   return g.contiguous();
 }
 
+// Puts an optimizer state tensor (moment, momentum buffer) on its parameter's device and
+// dtype, values kept: a module moved or converted in place (Module::to) keeps its
+// parameters' TensorImpls, and their state follows at the next step.
+void follow_parameter(Tensor& state, const Tensor& p) {
+  if (!state.defined()) return;
+  if (state.device() != p.device()) state = state.to(p.device());
+  if (state.dtype() != p.dtype()) state = state.to(p.dtype());
+}
+
 void check_finite(double v, const char* who, const char* name) {
   R2G2_CHECK(std::isfinite(v), who, ": ", name, " must be finite, got ", v);
 }
@@ -42,6 +51,11 @@ Optimizer::Optimizer(std::vector<Tensor> params) : params_(std::move(params)) {
     R2G2_CHECK(p.is_contiguous(), "optimizer: parameter ", i, " of shape ", shape_str(p.shape()),
                " is a strided view; parameters must be contiguous");
   }
+}
+
+void Optimizer::set_steps_taken(int64_t s) {
+  R2G2_CHECK(s >= 0, kind(), ": steps taken must be >= 0, got ", s);
+  step_ = s;
 }
 
 void Optimizer::zero_grad() {
@@ -72,15 +86,13 @@ void SGD::step() {
       momentum_[i] = Tensor::zeros(p.shape(), p.dtype(), p.device());
       first = true;
     }
+    follow_parameter(momentum_[i], p);
     dispatch_floating(p.dtype(), "SGD", [&](auto tag) {
       using T = decltype(tag);
       T* buf = momentum_[i].defined() ? momentum_[i].data<T>() : nullptr;
       const T lr = static_cast<T>(options.lr), mom = static_cast<T>(options.momentum),
               wd = static_cast<T>(options.weight_decay);
-      if (p.device().is_cuda())
-        R2G2_CUDA(kcuda::sgd_step<T>(p.data<T>(), g.data<T>(), buf, p.numel(), lr, mom, wd, first));
-      else
-        kcpu::sgd_step<T>(p.data<T>(), g.data<T>(), buf, p.numel(), lr, mom, wd, first);
+      R2G2_KERNEL(p.device(), sgd_step<T>)(p.data<T>(), g.data<T>(), buf, p.numel(), lr, mom, wd, first);
     });
   }
 }
@@ -107,17 +119,15 @@ void Adam::step() {
     Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
     Tensor g = checked_grad(p, i, "Adam");
+    follow_parameter(m_[i], p);
+    follow_parameter(v_[i], p);
     dispatch_floating(p.dtype(), "Adam", [&](auto tag) {
       using T = decltype(tag);
       const T lr = static_cast<T>(options.lr), b1 = static_cast<T>(options.beta1),
               b2 = static_cast<T>(options.beta2), eps = static_cast<T>(options.eps),
               wd = static_cast<T>(options.weight_decay);
-      if (p.device().is_cuda())
-        R2G2_CUDA(kcuda::adam_step<T>(p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), p.numel(),
-                                      lr, b1, b2, eps, wd, step_));
-      else
-        kcpu::adam_step<T>(p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), p.numel(), lr, b1, b2,
-                           eps, wd, step_);
+      R2G2_KERNEL(p.device(), adam_step<T>)(p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), p.numel(),
+                                            lr, b1, b2, eps, wd, step_);
     });
   }
 }

@@ -26,21 +26,14 @@
 #include <cstdint>
 
 #include "r2g2/core/tensor.h"
+#include "r2g2/kernels/runtime/hash.h"
 
 namespace r2g2 {
 
 // An independent stream number for purpose `stream` of a run seeded `seed` (SplitMix64
 // mixing), so that e.g. initialisation and training noise never share a stream, whatever
 // the seed: seed + 1 for one purpose could be seed' + 0 for another.
-inline uint64_t derive_seed(uint64_t seed, uint64_t stream) {
-  auto mix = [](uint64_t z) {
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  };
-  return mix(seed ^ mix(stream));
-}
+inline uint64_t derive_seed(uint64_t seed, uint64_t stream) { return splitmix64(seed ^ splitmix64(stream)); }
 
 // A stream position that advances as numbers are drawn. A checkpoint stores both fields;
 // restoring them reproduces the rest of the run.

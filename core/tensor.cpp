@@ -42,10 +42,7 @@ Tensor contiguous_copy(const Tensor& t) {
   auto geom = strided_geom(t);
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    if (t.device().is_cuda())
-      R2G2_CUDA(kcuda::copy_strided<T>(t.data<T>(), out.data<T>(), geom));
-    else
-      kcpu::copy_strided<T>(t.data<T>(), out.data<T>(), geom);
+    R2G2_KERNEL(t.device(), copy_strided<T>)(t.data<T>(), out.data<T>(), geom);
   };
   if (t.dtype() == DType::i32)
     run(int32_t{});
@@ -56,10 +53,7 @@ Tensor contiguous_copy(const Tensor& t) {
 
 template <class From, class To>
 void cast_on(const Tensor& src, Tensor& dst) {
-  if (src.device().is_cuda())
-    R2G2_CUDA(kcuda::cast<From, To>(src.data<From>(), dst.data<To>(), src.numel()));
-  else
-    kcpu::cast<From, To>(src.data<From>(), dst.data<To>(), src.numel());
+  R2G2_KERNEL(src.device(), cast<From, To>)(src.data<From>(), dst.data<To>(), src.numel());
 }
 
 // Converts a contiguous tensor's dtype, outside the tape.
@@ -143,10 +137,7 @@ Tensor Tensor::randn(const Shape& shape, uint64_t seed, uint64_t offset, DType d
   Tensor t = empty(shape, dtype, device);
   dispatch_floating(dtype, "randn", [&](auto tag) {
     using T = decltype(tag);
-    if (device.is_cuda())
-      R2G2_CUDA(kcuda::philox_normal<T>(seed, offset, t.data<T>(), t.numel()));
-    else
-      kcpu::philox_normal<T>(seed, offset, t.data<T>(), t.numel());
+    R2G2_KERNEL(device, philox_normal<T>)(seed, offset, t.data<T>(), t.numel());
   });
   return t;
 }
@@ -225,10 +216,7 @@ void Tensor::fill_(double value) {
   R2G2_CHECK(is_contiguous(), "fill_: tensor of shape ", shape_str(shape()), " is not contiguous");
   auto run = [&](auto tag) {
     using T = decltype(tag);
-    if (device().is_cuda())
-      R2G2_CUDA(kcuda::fill<T>(data<T>(), static_cast<T>(value), numel()));
-    else
-      kcpu::fill<T>(data<T>(), static_cast<T>(value), numel());
+    R2G2_KERNEL(device(), fill<T>)(data<T>(), static_cast<T>(value), numel());
   };
   if (dtype() == DType::i32)
     run(int32_t{});

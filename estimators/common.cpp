@@ -5,9 +5,7 @@
 #include "r2g2/core/error.h"
 #include "r2g2/core/ops.h"
 #include "r2g2/kernels/cpu/r2g2_elementwise.h"
-#if R2G2_WITH_CUDA
 #include "r2g2/kernels/cuda/r2g2_elementwise.h"
-#endif
 
 namespace r2g2::est {
 
@@ -74,10 +72,7 @@ Tensor random_signs(const Shape& shape, Generator& gen, DType dtype, Device devi
   Tensor s = Tensor::empty(shape, dtype, device);
   dispatch_floating(dtype, "random_signs", [&](auto tag) {
     using T = decltype(tag);
-    if (device.is_cuda())
-      R2G2_CUDA(kernels::cuda::sign_of<T>(z.data<T>(), s.data<T>(), z.numel()));
-    else
-      kernels::cpu::sign_of<T>(z.data<T>(), s.data<T>(), z.numel());
+    R2G2_KERNEL(device, sign_of<T>)(z.data<T>(), s.data<T>(), z.numel());
   });
   return s;
 }
@@ -88,12 +83,8 @@ void lrt_sample(const Tensor& mean, const Tensor& v, const Tensor& xi, Tensor* h
   *q = Tensor::empty(m.shape(), m.dtype(), m.device());
   dispatch_floating(m.dtype(), "lrt_sample", [&](auto tag) {
     using T = decltype(tag);
-    if (m.device().is_cuda())
-      R2G2_CUDA(kernels::cuda::lrt_sample<T>(m.data<T>(), vv.data<T>(), x.data<T>(), h->data<T>(),
-                                             q->data<T>(), m.numel()));
-    else
-      kernels::cpu::lrt_sample<T>(m.data<T>(), vv.data<T>(), x.data<T>(), h->data<T>(), q->data<T>(),
-                                  m.numel());
+    R2G2_KERNEL(m.device(), lrt_sample<T>)(m.data<T>(), vv.data<T>(), x.data<T>(), h->data<T>(), q->data<T>(),
+                                           m.numel());
   });
 }
 
@@ -104,12 +95,8 @@ Tensor r2g2_ratio(const Tensor& r, const Tensor& v, const R2G2Options& opt) {
   const double abs_tol = paper ? opt.abs_tol : -1.0;
   dispatch_floating(rr.dtype(), "r2g2_ratio", [&](auto tag) {
     using T = decltype(tag);
-    if (rr.device().is_cuda())
-      R2G2_CUDA(kernels::cuda::r2g2_ratio<T>(rr.data<T>(), vv.data<T>(), beta.data<T>(), rr.numel(), abs_tol,
-                                             opt.max_iters));
-    else
-      kernels::cpu::r2g2_ratio<T>(rr.data<T>(), vv.data<T>(), beta.data<T>(), rr.numel(), abs_tol,
-                                  opt.max_iters);
+    R2G2_KERNEL(rr.device(), r2g2_ratio<T>)(rr.data<T>(), vv.data<T>(), beta.data<T>(), rr.numel(), abs_tol,
+                                            opt.max_iters);
   });
   return beta;
 }
@@ -119,10 +106,7 @@ Tensor mask_by_positive(const Tensor& eps, const Tensor& sigma) {
   Tensor out = Tensor::empty(e.shape(), e.dtype(), e.device());
   dispatch_floating(e.dtype(), "mask_by_positive", [&](auto tag) {
     using T = decltype(tag);
-    if (e.device().is_cuda())
-      R2G2_CUDA(kernels::cuda::mask_by_positive<T>(e.data<T>(), s.data<T>(), out.data<T>(), e.numel()));
-    else
-      kernels::cpu::mask_by_positive<T>(e.data<T>(), s.data<T>(), out.data<T>(), e.numel());
+    R2G2_KERNEL(e.device(), mask_by_positive<T>)(e.data<T>(), s.data<T>(), out.data<T>(), e.numel());
   });
   return out;
 }

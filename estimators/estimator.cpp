@@ -75,9 +75,23 @@ Estimator::~Estimator() = default;
 
 std::string Estimator::name() const { return entry_->name; }
 
+void Estimator::refuse_pending_score_term() {
+  if (!state_->log_q.defined() || !grad_enabled()) return;
+  state_->log_q = Tensor();
+  throw Error(std::string(entry_->name) +
+              ": the score-function term of the previous forward was never added to a loss, so mu and sigma "
+              "received no gradient; form the loss with elbo_loss(...) or with_score_surrogates(loss, model) "
+              "(layers/elbo.h) before backward, or train through BayesTrainer");
+}
+
+bool Estimator::has_pending_score_term() const { return state_->log_q.defined(); }
+
+void Estimator::discard_score_term() { state_->log_q = Tensor(); }
+
 Tensor Estimator::linear(const Tensor& x, const Tensor& mu, const Tensor& sigma, const Tensor& bias_mu,
                          const Tensor& bias_sigma, Generator& gen) {
   auto fn = est::lookup(*entry_, entry_->linear, est::LayerKind::linear);
+  refuse_pending_score_term();
   est::check_linear_args(entry_->name, x, mu, sigma, bias_mu, bias_sigma);
   return fn(*state_, x, mu, sigma, bias_mu, bias_sigma, gen);
 }
@@ -85,6 +99,7 @@ Tensor Estimator::linear(const Tensor& x, const Tensor& mu, const Tensor& sigma,
 Tensor Estimator::latent_linear(const Tensor& mu, const Tensor& sigma, const Tensor& weight,
                                 const Tensor& bias, Generator& gen) {
   auto fn = est::lookup(*entry_, entry_->latent_linear, est::LayerKind::latent_linear);
+  refuse_pending_score_term();
   est::check_latent_args(entry_->name, mu, sigma, weight, bias);
   return fn(*state_, mu, sigma, weight, bias, gen);
 }
@@ -92,6 +107,7 @@ Tensor Estimator::latent_linear(const Tensor& mu, const Tensor& sigma, const Ten
 Tensor Estimator::conv2d(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams p,
                          Generator& gen) {
   auto fn = est::lookup(*entry_, entry_->conv2d, est::LayerKind::conv2d);
+  refuse_pending_score_term();
   est::check_conv_args(entry_->name, x, mu, sigma);
   return fn(*state_, x, mu, sigma, p, gen);
 }

@@ -72,19 +72,27 @@ class Estimator {
 
   // Score-function hook. A pathwise estimator returns an undefined Tensor. The score
   // estimator blocks the pathwise gradient to mu/sigma in its forward and keeps
-  // log q(sample) of every draw since the last call; this returns
-  // s = stopgrad(loss) * sum log q and forgets the draws. The model adds (s - s.detach())
+  // log q(sample) of its draw (recorded only while gradients are enabled); this returns
+  // s = stopgrad(loss) * log q and forgets the draw. The model adds (s - s.detach())
   // to the loss it differentiates: the value is unchanged and autodiff delivers
-  // loss * d log q / d(mu, sigma).
+  // loss * d log q / d(mu, sigma). (layers/elbo.h does this for a whole model.)
   Tensor score_surrogate(const Tensor& loss);
   // True for estimators whose gradient needs score_surrogate to be added to the loss.
   bool needs_surrogate() const;
+  // True between a recorded forward of a score estimator and its score_surrogate. A
+  // recorded forward that finds a term still pending refuses (and drops the old term):
+  // the previous loss was differentiated without the surrogate, so mu and sigma got no
+  // gradient. At most one term is ever pending.
+  bool has_pending_score_term() const;
+  // Forgets a pending term (a caller that refuses a step clears every layer at once).
+  void discard_score_term();
 
   // R2-G2 read-out of the last forward pass (nullopt for estimators without a solve,
   // or before the first forward).
   std::optional<R2G2Diagnostics> diagnostics() const;
 
  private:
+  void refuse_pending_score_term();
   const est::EstimatorEntry* entry_;
   std::unique_ptr<est::EstimatorState> state_;
 };

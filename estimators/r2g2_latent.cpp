@@ -7,6 +7,7 @@
 #include "r2g2/core/ops.h"
 #include "r2g2/estimators/common.h"
 #include "r2g2/kernels/cpu/r2g2_cg.h"
+#include "r2g2/kernels/cpu/r2g2_exact.h"
 #if R2G2_WITH_CUDA
 #include "r2g2/kernels/cuda/r2g2_cg.h"
 #endif
@@ -15,10 +16,11 @@ namespace r2g2 {
 
 namespace {
 
-// Systems whose CG stopped at the rank bound above tol get a direct float64 solve (on the
-// host: it is rare, and the point is that the answer is right).
+// Systems whose CG stopped at the rank bound above tol get a direct float64 solve, on the
+// host whatever the device: it is rare, and the point is that the answer is right.
 void finish_unconverged(const kernels::LatentSolve& s, const Tensor& weight, const Tensor& sigma,
-                        const Tensor& eps, double tol, LatentProjection* out) {
+                        const Tensor& eps, LatentProjection* out) {
+  const double tol = s.settings.tol;
   const Device dev = eps.device();
   Tensor res = dev.is_cpu() ? out->residual : out->residual.to(Device::cpu());
   const double* r = res.data<double>();
@@ -36,7 +38,7 @@ void finish_unconverged(const kernels::LatentSolve& s, const Tensor& weight, con
     kernels::cpu::r2g2_latent_direct<T>(s, w.data<T>(), sg.data<T>(), e.data<T>(), es.data<T>(), which.data(),
                                         static_cast<int64_t>(which.size()), res.data<double>());
   });
-  if (dev.is_cuda()) {
+  if (dev.is_cuda()) {  // on the CPU, es and res are out's own storage
     out->eps_star.copy_(es);
     out->residual.copy_(res);
   }
@@ -72,7 +74,7 @@ LatentProjection r2g2_latent_project(const Tensor& sigma_in, const Tensor& eps_i
   });
 
   if (opt.solver == R2G2Solver::exact) {
-    out.method = "exact (float64 eigen-decomposition on the CPU)";
+    out.method = "exact (float64 projection on the CPU)";
     Tensor s_host = sigma.to(Device::cpu()), e_host = eps.to(Device::cpu());
     Tensor es = Tensor::empty(eps.shape(), dt, Device::cpu());
     dispatch_floating(dt, "r2g2 exact", [&](auto tag) {
@@ -97,11 +99,9 @@ LatentProjection r2g2_latent_project(const Tensor& sigma_in, const Tensor& eps_i
   s.m = m;
   s.D = D;
   s.d_space = !paper && D < m;
-  s.tol = opt.tol;
-  s.paper = paper;
-  s.abs_tol = opt.abs_tol;
-  s.max_iters = paper ? std::min(opt.max_iters, out.rank) : out.rank;  // the rank bound
-  out.iteration_cap = s.max_iters;
+  s.rank_bound = out.rank;
+  s.settings = opt;
+  out.iteration_cap = kernels::iteration_cap(opt, out.rank);
   out.method =
       paper ? "paper (truncated CG, m-space, x0 = rhs)" : (s.d_space ? "cg (D-space)" : "cg (m-space)");
   out.eps_star = Tensor::empty(eps.shape(), dt, dev);
@@ -109,16 +109,11 @@ LatentProjection r2g2_latent_project(const Tensor& sigma_in, const Tensor& eps_i
   out.residual = Tensor::empty({N}, DType::f64, dev);
   dispatch_floating(dt, "r2g2 cg", [&](auto tag) {
     using T = decltype(tag);
-    if (dev.is_cuda())
-      R2G2_CUDA(kernels::cuda::r2g2_latent_cg<T>(s, weight.data<T>(), sigma.data<T>(), eps.data<T>(),
-                                                 out.eps_star.data<T>(), out.iterations.data<int32_t>(),
-                                                 out.residual.data<double>()));
-    else
-      kernels::cpu::r2g2_latent_cg<T>(s, weight.data<T>(), sigma.data<T>(), eps.data<T>(),
-                                      out.eps_star.data<T>(), out.iterations.data<int32_t>(),
-                                      out.residual.data<double>());
+    R2G2_KERNEL(dev, r2g2_latent_cg<T>)(s, weight.data<T>(), sigma.data<T>(), eps.data<T>(),
+                                        out.eps_star.data<T>(), out.iterations.data<int32_t>(),
+                                        out.residual.data<double>());
   });
-  if (!paper) finish_unconverged(s, weight, sigma, eps, opt.tol, &out);
+  if (!paper) finish_unconverged(s, weight, sigma, eps, &out);
   return out;
 }
 

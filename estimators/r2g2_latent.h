@@ -28,7 +28,8 @@ struct LatentProjection {
 //          ill-conditioned K needs more than rank(K) iterations in finite precision, and
 //          a truncated solve is biased) is finished by a float64 direct solve (pivoted
 //          Cholesky, kernels/cpu/r2g2_cg.h), reported in the method and direct_systems.
-//   exact: float64 eigen-decomposition on the CPU (tensors elsewhere are copied there).
+//   exact: the float64 projection oracle on the CPU (kernels/cpu/r2g2_exact.h; tensors
+//          elsewhere are copied there).
 //   paper: the paper's truncated m-space CG (x0 = rhs, |r_i| < abs_tol or max_iters,
 //          capped at rank(W)); no full-rank shortcut, as in the paper. Biased.
 LatentProjection r2g2_latent_project(const Tensor& sigma, const Tensor& eps, const Tensor& weight,

@@ -3,21 +3,14 @@
 #include <cstdint>
 #include <string>
 
+#include "r2g2/kernels/r2g2_solve.h"
+
 namespace r2g2 {
 
-enum class R2G2Solver {
-  cg,     // conjugate gradient, relative residual `tol`, capped at the rank bound min(m, D)
-  exact,  // float64 direct solve (pseudo-inverse) on the CPU: the test oracle
-  paper,  // the paper's truncated CG: x0 = rhs, stop when every |residual| < abs_tol or after max_iters
-          // (never past the rank bound). Biased; offered to reproduce the paper, never the default.
-};
-
-struct R2G2Options {
-  R2G2Solver solver = R2G2Solver::cg;
-  double tol = 1e-6;       // cg: relative residual ||r|| / ||rhs||
-  double abs_tol = 1e-3;   // paper: absolute residual per entry
-  int max_iters = 10;      // paper: iteration budget
-};
+// The solver choice and its stopping rules, shared with the kernels (kernels/r2g2_solve.h):
+// solver (cg, exact, paper), tol (cg: relative residual), abs_tol and max_iters (paper).
+using kernels::R2G2Options;
+using kernels::R2G2Solver;
 
 // What the last solve of one layer did, for people reading training logs.
 struct R2G2Diagnostics {

@@ -27,7 +27,7 @@ const char* layer_kind_name(LayerKind kind);
 // What one estimator keeps for one layer between calls, behind Estimator's hooks.
 struct EstimatorState {
   EstimatorOptions options;  // after the entry's adjust_options
-  // score: sum of log q over the draws since the last score_surrogate.
+  // score: log q of the draw awaiting score_surrogate (see Estimator::has_pending_score_term).
   Tensor log_q;
   // r2g2*: the read-out of the last solve, computed when first asked for (it reads values
   // back from the device, which most steps never need).

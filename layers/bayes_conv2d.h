@@ -12,6 +12,7 @@
 #include "r2g2/core/random.h"
 #include "r2g2/core/tensor.h"
 #include "r2g2/layers/bayes_module.h"
+#include "r2g2/layers/gaussian_weight.h"
 #include "r2g2/layers/init.h"
 
 namespace r2g2 {
@@ -26,7 +27,9 @@ struct BayesConv2dOptions {
   double rho_init_std = 0.0;            // rho = rho_init + rho_init_std * N(0, 1)
   std::string estimator = "rt";
   EstimatorOptions estimator_options;
-  uint64_t seed = 0;  // initialisation streams: seed for mu, seed + 1 for rho
+  // Initialisation streams: seed for mu, seed + 1 for rho; the layer's own noise stream
+  // is BayesianModule::noise_seed(seed) until a model shares one (set_noise_source).
+  uint64_t seed = 0;
   DType dtype = DType::f32;
 };
 
@@ -35,27 +38,30 @@ class BayesConv2d : public BayesianModule {
   BayesConv2d(int64_t in_channels, int64_t out_channels, int kernel_size,
               const BayesConv2dOptions& options = {});
 
-  // x [N, C, H, W] -> [N, O, OH, OW]. Mode train: the estimator's conv2d (noise from gen);
-  // mean: conv(x, mu) + bias; sample: one kernel draw from gen, recorded as plain ops.
+  // x [N, C, H, W] -> [N, O, OH, OW]. Mode train: the estimator's conv2d (noise from the
+  // layer's generator); mean: conv(x, mu) + bias; sample: one kernel draw, recorded as plain ops.
+  Tensor forward(const Tensor& x) override { return forward(x, generator()); }
+  // The same with the noise drawn from `gen` instead of the layer's generator.
   Tensor forward(const Tensor& x, Generator& gen);
 
   Tensor kl() const override;  // over the kernel weights (the bias is not random)
   std::string describe() const override;
 
-  Tensor sigma() const;  // softplus(rho), recorded
+  Tensor sigma() const { return weight.sigma(); }  // softplus(rho), recorded
   Conv2dParams conv_params() const { return {stride_, padding_}; }
   int64_t in_channels() const { return in_; }
   int64_t out_channels() const { return out_; }
   int kernel_size() const { return k_; }
-  double prior_sigma() const { return prior_sigma_; }
+  double prior_sigma() const { return weight.prior_sigma(); }
 
-  Tensor mu, rho;  // [O, C, k, k]
-  Tensor bias;     // [O]; undefined without a bias
+  GaussianWeight weight;  // [O, C, k, k]
+  Tensor& mu = weight.mu;
+  Tensor& rho = weight.rho;
+  Tensor bias;  // [O]; undefined without a bias
 
  private:
   int64_t in_, out_;
   int k_, stride_, padding_;
-  double prior_sigma_;
 };
 
 }  // namespace r2g2

@@ -38,6 +38,11 @@ void BayesianModule::set_eval_mode(BayesMode m) {
   eval_mode_ = m;
 }
 
+void BayesianModule::share_generator(std::shared_ptr<Generator> gen) {
+  R2G2_CHECK(gen != nullptr, describe(), ": null generator");
+  generator_ = std::move(gen);
+}
+
 namespace {
 Tensor kl_with_log_sigma(const Tensor& mu, const Tensor& sigma, const Tensor& log_sigma, double prior_sigma) {
   R2G2_CHECK(prior_sigma > 0 && std::isfinite(prior_sigma),

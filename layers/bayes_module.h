@@ -1,9 +1,10 @@
 #pragma once
 // Base of every Bayesian layer (BayesLinear, BayesConv2d, LatentLinear): the estimator it
-// uses in training, its forward mode, and its analytic KL to the prior.
+// uses in training, its forward mode, its noise source and its analytic KL to the prior.
 #include <memory>
 #include <string>
 
+#include "r2g2/core/random.h"
 #include "r2g2/estimators/estimator.h"
 #include "r2g2/layers/module.h"
 
@@ -29,6 +30,21 @@ class BayesianModule : public Module {
   BayesMode mode() const { return is_training() ? BayesMode::train : eval_mode_; }
   void set_eval_mode(BayesMode m);  // mean or sample
 
+  // The noise source: forward(x) draws its normals here (train and sample modes; mean
+  // mode draws nothing). Each layer starts with a private stream derived from its options'
+  // seed (see noise_seed), as its initialisation is: layers built with the same seed start
+  // equal and draw the same numbers, so give each layer its own seed. set_generator gives
+  // the layer a private copy of `gen`; Module::set_noise_source shares one stream between
+  // every Bayesian layer of a tree, drawn from in the order the layers run (what a model
+  // does so that one seed fixes a whole training run). A shared stream advances for
+  // every layer that uses it, so reordering or adding layers changes the later draws.
+  Generator& generator() { return *generator_; }
+  std::shared_ptr<Generator> generator_handle() const { return generator_; }
+  void set_generator(const Generator& gen) { generator_ = std::make_shared<Generator>(gen); }
+  void share_generator(std::shared_ptr<Generator> gen);
+  // The private stream of a layer initialised from `init_seed`.
+  static uint64_t noise_seed(uint64_t init_seed) { return derive_seed(init_seed, 0x6E6F697365ull); }
+
   // KL(q || prior), summed over every weight and bias of the layer; recorded on the tape.
   // Zero-size tensor never: layers without a KL term (LatentLinear) return a scalar 0.
   virtual Tensor kl() const = 0;
@@ -39,6 +55,7 @@ class BayesianModule : public Module {
  private:
   std::unique_ptr<Estimator> estimator_;
   BayesMode eval_mode_ = BayesMode::mean;
+  std::shared_ptr<Generator> generator_ = std::make_shared<Generator>();
 };
 
 // KL(N(mu, sigma^2) || N(0, prior_sigma^2)) summed over all elements:

@@ -16,6 +16,7 @@ LatentLinear::LatentLinear(int64_t latent_size, int64_t out_features, const Late
     register_parameter("bias", &bias);
   }
   set_estimator(o.estimator, o.estimator_options);
+  set_generator(Generator(noise_seed(o.seed)));
 }
 
 Tensor LatentLinear::forward(const Tensor& mu, const Tensor& sigma, Generator& gen) {
@@ -58,8 +59,8 @@ GaussianLatent::GaussianLatent(int64_t in_features, int64_t latent_size, const L
   register_module("sigma", &sigma_head_);
 }
 
-std::pair<Tensor, Tensor> GaussianLatent::forward(const Tensor& x) const {
-  return {mu_head_.forward(x), softplus(sigma_head_.forward(x))};
+std::pair<Tensor, Tensor> GaussianLatent::mu_and_sigma(const Tensor& x) const {
+  return {mu_head_.apply(x), softplus(sigma_head_.apply(x))};
 }
 
 Tensor GaussianLatent::kl_to_standard_normal(const Tensor& mu, const Tensor& sigma) {

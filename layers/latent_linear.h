@@ -29,7 +29,11 @@ class LatentLinear : public BayesianModule {
   LatentLinear(int64_t latent_size, int64_t out_features, const LatentLinearOptions& options = {});
 
   // mu, sigma [N, D] -> h [N, m]. train: the estimator; mean: mu W^T + b;
-  // sample: z = mu + sigma eps from gen, recorded as plain ops.
+  // sample: z = mu + sigma eps, recorded as plain ops. The noise comes from the layer's
+  // generator, or from `gen` where given. (Two inputs: the single-input Module::forward
+  // is an error here.)
+  using Module::forward;
+  Tensor forward(const Tensor& mu, const Tensor& sigma) { return forward(mu, sigma, generator()); }
   Tensor forward(const Tensor& mu, const Tensor& sigma, Generator& gen);
 
   // The weights here are deterministic: the latent's KL belongs to the model
@@ -50,7 +54,9 @@ class LatentLinear : public BayesianModule {
 class GaussianLatent : public Module {
  public:
   GaussianLatent(int64_t in_features, int64_t latent_size, const LinearOptions& options = {});
-  std::pair<Tensor, Tensor> forward(const Tensor& x) const;  // {mu, sigma}, both [N, D]
+  // {mu, sigma}, both [N, D]. Two outputs, so not Module::forward: a GaussianLatent is not
+  // a stage of a Sequential.
+  std::pair<Tensor, Tensor> mu_and_sigma(const Tensor& x) const;
   // sum over the batch and latent units of KL(N(mu, sigma^2) || N(0, 1)).
   static Tensor kl_to_standard_normal(const Tensor& mu, const Tensor& sigma);
   int64_t latent_size() const { return D_; }

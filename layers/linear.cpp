@@ -16,7 +16,7 @@ Linear::Linear(int64_t in_features, int64_t out_features, const LinearOptions& o
   }
 }
 
-Tensor Linear::forward(const Tensor& x) const {
+Tensor Linear::apply(const Tensor& x) const {
   R2G2_CHECK(x.dim() == 2 && x.size(1) == in_, "Linear(", in_, " -> ", out_, "): input ",
              shape_str(x.shape()), " must be [N, ", in_, "]");
   Tensor y = matmul(x, weight.t());

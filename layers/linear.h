@@ -18,7 +18,9 @@ struct LinearOptions {
 class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, const LinearOptions& options = {});
-  Tensor forward(const Tensor& x) const;
+  // x [N, in] -> [N, out].
+  Tensor forward(const Tensor& x) override { return apply(x); }
+  Tensor apply(const Tensor& x) const;  // forward on a const layer
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
 

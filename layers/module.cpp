@@ -1,10 +1,29 @@
 #include "r2g2/layers/module.h"
 
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <typeinfo>
+
 #include "r2g2/core/autograd.h"
 #include "r2g2/core/error.h"
 #include "r2g2/layers/bayes_module.h"
 
 namespace r2g2 {
+
+Tensor Module::forward(const Tensor& x) {
+  throw Error(type_name() + " has no single-input forward (called with input " + shape_str(x.shape()) + ")");
+}
+
+std::string Module::type_name() const {
+  const char* mangled = typeid(*this).name();
+  int status = 0;
+  char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string name = status == 0 && demangled ? demangled : mangled;
+  std::free(demangled);
+  if (name.rfind("r2g2::", 0) == 0) name = name.substr(6);
+  return name;
+}
 
 void Module::register_parameter(const std::string& name, Tensor* slot) {
   R2G2_CHECK(slot != nullptr && slot->defined(), "Module: parameter '", name, "' is undefined");
@@ -15,6 +34,7 @@ void Module::register_parameter(const std::string& name, Tensor* slot) {
 
 void Module::register_module(const std::string& name, Module* child) {
   R2G2_CHECK(child != nullptr, "Module: child '", name, "' is null");
+  for (auto& [n, c] : children_) R2G2_CHECK(n != name, "Module: child '", name, "' registered twice");
   children_.emplace_back(name, child);
 }
 
@@ -41,16 +61,34 @@ int64_t Module::parameter_count() const {
   return total;
 }
 
-void Module::to(Device device) {
+void Module::move_parameters(Device device, DType dtype, bool convert_dtype) {
   NoGrad no_grad;
   for (auto& [n, p] : params_) {
-    if (p->device() == device) continue;
-    *p = p->detach().to(device);
-    p->requires_grad_(true);
+    if (convert_dtype) {
+      R2G2_CHECK(is_floating(dtype), type_name(), ": parameter '", n, "' can only become float32 or float64, not ",
+                 dtype_name(dtype));
+      if (p->dtype() == dtype) continue;
+    } else if (p->device() == device) {
+      continue;
+    }
+    Tensor moved = convert_dtype ? p->detach().to(dtype) : p->detach().to(device);
+    // The parameter's own TensorImpl takes the new storage, so handles shared with an
+    // optimizer or a caller follow the move.
+    TensorImpl& slot = p->impl();
+    const TensorImpl& from = moved.impl();
+    slot.storage = from.storage;
+    slot.strides = from.strides;
+    slot.offset = from.offset;
+    slot.dtype = from.dtype;
+    slot.grad.reset();
   }
-  for (auto& [n, c] : children_) c->to(device);
-  device_ = device;
+  for (auto& [n, c] : children_) c->move_parameters(device, dtype, convert_dtype);
+  if (!convert_dtype) device_ = device;
 }
+
+void Module::to(Device device) { move_parameters(device, DType::f32, false); }
+
+void Module::to(DType dtype) { move_parameters(Device(), dtype, true); }
 
 void Module::train(bool on) {
   training_ = on;
@@ -71,6 +109,11 @@ std::vector<BayesianModule*> Module::bayesian_modules() {
     out.insert(out.end(), sub.begin(), sub.end());
   }
   return out;
+}
+
+void Module::set_noise_source(std::shared_ptr<Generator> source) {
+  R2G2_CHECK(source != nullptr, type_name(), "::set_noise_source: null generator");
+  for (BayesianModule* m : bayesian_modules()) m->share_generator(source);
 }
 
 }  // namespace r2g2

@@ -1,13 +1,15 @@
 #pragma once
-// A small module base shared by every layer and model: named parameters, children,
-// device moves and the train/eval switch. Parameters stay ordinary Tensor members of
-// the derived class; the base keeps pointers to them, so modules are neither copied
-// nor moved.
+// A small module base shared by every layer and model: named parameters, children, a
+// common forward, device and dtype moves, the train/eval switch and the noise source of
+// the Bayesian layers below it. Parameters stay ordinary Tensor members of the derived
+// class; the base keeps pointers to them, so modules are neither copied nor moved.
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "r2g2/core/device.h"
+#include "r2g2/core/random.h"
 #include "r2g2/core/tensor.h"
 
 namespace r2g2 {
@@ -21,16 +23,29 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
+  // The module applied to one input. Modules whose forward needs more than one input
+  // (LatentLinear) keep their own signature; calling this one on them is an error that
+  // names the module.
+  virtual Tensor forward(const Tensor& x);
+  Tensor operator()(const Tensor& x) { return forward(x); }
+  // "BayesLinear", "Sequential", ...: the class name, for error messages.
+  virtual std::string type_name() const;
+
   // Own parameters, then each child's, in registration order (a stable order that
   // optimizers and checkpoints rely on).
   std::vector<Tensor> parameters() const;
   // Dotted names: "fc1.mu", "fc1.rho", ...
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   int64_t parameter_count() const;
+  // Direct children, in registration order.
+  const std::vector<std::pair<std::string, Module*>>& named_children() const { return children_; }
 
-  // Moves every parameter to `device` in place (a fresh leaf with requires_grad).
-  // Gradients are dropped, so build the optimizer after moving.
-  virtual void to(Device device);
+  // Moves every parameter to `device` (or converts it to `dtype`) in place: each
+  // parameter keeps its TensorImpl and only its storage changes, so every Tensor handle
+  // taken before (an optimizer's, a test's) sees the moved values. Gradients are dropped.
+  // Not virtual: a model has nothing of its own to move (optimizers follow by themselves).
+  void to(Device device);
+  void to(DType dtype);
   Device device() const { return device_; }
 
   // Training mode: Bayesian layers use their estimator. Evaluation mode: see
@@ -40,17 +55,24 @@ class Module {
   bool is_training() const { return training_; }
 
   void zero_grad();
-  // Every Bayesian layer in the tree, in registration order (estimator schedules, KL sums).
+  // Every Bayesian layer in the tree, this module included, in registration order
+  // (estimator schedules, KL sums, noise sources).
   std::vector<BayesianModule*> bayesian_modules();
 
+  // Makes every Bayesian layer in the tree draw its noise from `source`: one stream,
+  // advanced in the order the layers run, so the same seed and the same sequence of
+  // forwards give the same numbers. See BayesianModule::generator.
+  void set_noise_source(std::shared_ptr<Generator> source);
+
  protected:
-  // `slot` must be a member of the derived module; it is read and replaced through the pointer.
+  // `slot` must be a member of the derived module; it is read and updated through the pointer.
   void register_parameter(const std::string& name, Tensor* slot);
   void register_module(const std::string& name, Module* child);
   virtual void on_train(bool on) { (void)on; }  // hook for derived classes
 
  private:
   void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  void move_parameters(Device device, DType dtype, bool convert_dtype);
   std::vector<std::pair<std::string, Tensor*>> params_;
   std::vector<std::pair<std::string, Module*>> children_;
   Device device_;

@@ -1,7 +1,6 @@
 #include "r2g2/models/bayes_classifier.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
 #include "r2g2/core/autograd.h"
@@ -9,43 +8,6 @@
 #include "r2g2/layers/bayes_module.h"
 
 namespace r2g2 {
-
-Tensor elbo_loss(const Tensor& nll, const Tensor& kl, double kl_weight, int64_t train_size,
-                 const std::vector<BayesianModule*>& layers) {
-  Tensor loss = add(nll, mul(kl, kl_weight / static_cast<double>(train_size)));
-  for (BayesianModule* m : layers) {
-    Estimator& e = m->estimator();
-    if (!e.needs_surrogate()) continue;
-    Tensor s = e.score_surrogate(nll);
-    if (s.defined()) loss = add(loss, sub(s, s.detach()));
-  }
-  return loss;
-}
-
-BayesStepStats bayes_train_step(const std::function<Adam&()>& optimizer,
-                                const std::function<BayesObjective()>& objective, const Tensor& labels,
-                                double kl_weight, int64_t train_size) {
-  const auto t0 = std::chrono::steady_clock::now();
-  Adam& opt = optimizer();
-  opt.zero_grad();
-  BayesObjective o = objective();
-  backward(o.loss);
-  opt.step();
-  BayesStepStats s;
-  {
-    NoGrad no_grad;
-    s.nll = o.nll.item();
-    s.kl = o.kl.item();
-    s.loss = s.nll + kl_weight * s.kl / static_cast<double>(train_size);
-    auto pred = argmax(o.logits.detach(), 1).to_int_vector();
-    auto lab = labels.to_int_vector();
-    int64_t hit = 0;
-    for (size_t i = 0; i < pred.size(); ++i) hit += pred[i] == lab[i];
-    s.batch_accuracy = pred.empty() ? 0.0 : static_cast<double>(hit) / static_cast<double>(pred.size());
-  }
-  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return s;
-}
 
 BayesEvalStats bayes_evaluate(Module& model, const std::function<Tensor(const Tensor&)>& forward,
                               const Tensor& x, const Tensor& labels, int samples, int64_t batch_size,
@@ -102,23 +64,6 @@ BayesEvalStats bayes_evaluate(Module& model, const std::function<Tensor(const Te
   e.accuracy = n > 0 ? static_cast<double>(hits) / static_cast<double>(n) : 0.0;
   e.ece = expected_calibration_error(confidence, correct);
   return e;
-}
-
-Adam& lazy_adam(std::unique_ptr<Adam>& optimizer, const Module& model, const AdamOptions& options) {
-  if (!optimizer) optimizer = std::make_unique<Adam>(model.parameters(), options);
-  return *optimizer;
-}
-
-void rebuild_adam(std::unique_ptr<Adam>& optimizer, const Module& model, const AdamOptions& options) {
-  if (!optimizer) return;
-  std::vector<Tensor> m = optimizer->first_moments(), v = optimizer->second_moments();
-  const int64_t steps = optimizer->steps_taken();
-  optimizer = std::make_unique<Adam>(model.parameters(), options);
-  for (size_t i = 0; i < m.size(); ++i) {
-    optimizer->first_moments()[i].copy_(m[i]);
-    optimizer->second_moments()[i].copy_(v[i]);
-  }
-  optimizer->set_steps_taken(steps);
 }
 
 double expected_calibration_error(const std::vector<double>& confidence, const std::vector<bool>& correct,

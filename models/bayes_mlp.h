@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "r2g2/core/data/datasets.h"
@@ -19,7 +20,8 @@
 #include "r2g2/estimators/estimator.h"
 #include "r2g2/layers/bayes_linear.h"
 #include "r2g2/layers/module.h"
-#include "r2g2/models/bayes_classifier.h"  // BayesStepStats, BayesEvalStats, expected_calibration_error
+#include "r2g2/layers/elbo.h"
+#include "r2g2/models/trainer.h"
 
 namespace r2g2 {
 
@@ -45,48 +47,47 @@ class BayesMLP : public Module {
   explicit BayesMLP(const BayesMLPConfig& config);
 
   // x [B, sizes[0]] (or [B, C, H, W], flattened) -> logits [B, classes], in the current
-  // mode (train: estimators; eval: mean or sample weights, see set_eval_samples).
-  Tensor forward(const Tensor& x, Generator& gen);
+  // mode (train: estimators; eval: mean or sample weights), drawing from the layers'
+  // noise source. The trainer owns the streams: it points the layers at its training stream
+  // at every step and after every evaluation, so a set_noise_source lasts until then.
+  Tensor forward(const Tensor& x) override;
 
   using Objective = BayesObjective;
-  // The objective of one mini-batch in training mode with the estimators of `step`
-  // (applies the schedule; draws from the training generator). Nothing is updated.
-  Objective objective(const Tensor& x, const Tensor& labels);
-
+  // The objective of one mini-batch in training mode with the estimators of the current
+  // step (applies the schedule; draws from the training stream). Nothing is updated.
+  Objective objective(const Tensor& x, const Tensor& labels) { return trainer_.objective(x, labels); }
   // One training step: schedule, forward, backward, Adam update.
-  BayesStepStats step(const Tensor& x, const Tensor& labels);
+  BayesStepStats step(const Tensor& x, const Tensor& labels) { return trainer_.step(x, labels); }
 
   // Monte-Carlo predictive over `samples` weight draws (0: mean weights), in batches.
-  BayesEvalStats evaluate(const Tensor& x, const Tensor& labels, int samples, int64_t batch_size = 1000);
+  BayesEvalStats evaluate(const Tensor& x, const Tensor& labels, int samples, int64_t batch_size = 1000) {
+    return trainer_.evaluate(x, labels, samples, batch_size);
+  }
   BayesEvalStats evaluate(const data::Dataset& data, int samples, int64_t batch_size = 1000);
 
-  // Estimators: a constant estimator or a schedule, taking effect at the next step.
+  // Estimators: a constant estimator or a schedule, applied to every layer.
   void set_estimator(const std::string& name) { set_schedule(EstimatorSchedule(name)); }
-  void set_schedule(const EstimatorSchedule& schedule);
-  const EstimatorSchedule& schedule() const { return schedule_; }
-  // Applies the schedule's estimator for `step` to every layer (a no-op when unchanged).
-  void apply_schedule(int64_t step);
-  const std::string& current_estimator() const { return current_; }
+  void set_schedule(const EstimatorSchedule& schedule) { trainer_.set_schedule(schedule); }
+  const EstimatorSchedule& schedule() const { return trainer_.schedule(); }
+  void apply_schedule(int64_t step) { trainer_.apply_schedule(step); }
+  const std::string& current_estimator() const { return trainer_.current_estimator(); }
   // R2-G2 read-out of each layer's last forward (nullopt for other estimators).
   std::vector<std::optional<R2G2Diagnostics>> diagnostics() const;
 
-  void to(Device device) override;  // also moves the optimizer state
   std::vector<BayesLinear*> layers();
-  Tensor kl() const;  // total KL, recorded
-  Generator& generator() { return train_gen_; }
-  Adam& optimizer();
-  int64_t steps_taken() const { return step_; }
-  void set_steps_taken(int64_t s) { step_ = s; }
+  Tensor kl() { return total_kl(*this); }  // total KL, recorded
+  BayesTrainer& trainer() { return trainer_; }
+  Generator& generator() { return trainer_.train_generator(); }
+  Adam& optimizer() { return trainer_.optimizer(); }
+  int64_t steps_taken() const { return trainer_.steps_taken(); }
+  void set_steps_taken(int64_t s) { trainer_.set_steps_taken(s); }
   const BayesMLPConfig& config() const { return config_; }
 
  private:
+  std::pair<Tensor, Tensor> forward_and_kl(const Tensor& x);
   BayesMLPConfig config_;
   std::vector<std::unique_ptr<BayesLinear>> layers_;
-  EstimatorSchedule schedule_;
-  std::string current_;
-  Generator train_gen_, eval_gen_;
-  std::unique_ptr<Adam> optimizer_;
-  int64_t step_ = 0;
+  BayesTrainer trainer_;
 };
 
 }  // namespace r2g2

@@ -7,18 +7,17 @@
 
 namespace r2g2 {
 
+namespace {
+BayesTrainerOptions trainer_options(const BayesVGGConfig& c) {
+  return {.train_size = c.train_size, .kl_weight = c.kl_weight, .adam = c.adam, .seed = c.seed};
+}
+}  // namespace
+
 BayesVGG::BayesVGG(const BayesVGGConfig& config)
-    : config_(config),
-      estimator_(config.estimator),
-      train_gen_(derive_seed(config.seed, 1)),
-      eval_gen_(derive_seed(config.seed, 2)) {
+    : config_(config), trainer_(*this, trainer_options(config), "BayesVGG") {
   R2G2_CHECK(config.in_channels > 0 && config.image_size > 0 && config.classes > 0,
              "BayesVGG: in_channels, image_size and classes must be positive, got ", config.in_channels, ", ",
              config.image_size, ", ", config.classes);
-  R2G2_CHECK(config.train_size > 0, "BayesVGG: train_size (N of the ELBO) must be positive, got ",
-             config.train_size);
-  R2G2_CHECK(config.kl_weight >= 0 && std::isfinite(config.kl_weight),
-             "BayesVGG: kl_weight must be >= 0, got ", config.kl_weight);
   int64_t channels = config.in_channels, size = config.image_size;
   for (int width : config.layers) {
     R2G2_CHECK(width >= 0, "BayesVGG: a layer width must be > 0 (or 0 for a max-pool), got ", width);
@@ -65,6 +64,11 @@ BayesVGG::BayesVGG(const BayesVGGConfig& config)
     linears_.push_back(std::make_unique<BayesLinear>(sizes[l], sizes[l + 1], o));
     register_module("fc" + std::to_string(l + 1), linears_.back().get());
   }
+  std::vector<BayesianModule*> upper;
+  for (size_t l = static_cast<size_t>(std::max(config.rt_conv_layers, 0)); l < convs_.size(); ++l)
+    upper.push_back(convs_[l].get());
+  trainer_.set_schedule(EstimatorSchedule(config.estimator), upper, config.estimator_options);
+  trainer_.use_training_stream();
 }
 
 std::vector<BayesConv2d*> BayesVGG::conv_layers() {
@@ -79,7 +83,7 @@ std::vector<BayesLinear*> BayesVGG::linear_layers() {
   return out;
 }
 
-Tensor BayesVGG::forward(const Tensor& x, Generator& gen) {
+Tensor BayesVGG::forward(const Tensor& x) {
   R2G2_CHECK(x.dim() == 4 && x.size(1) == config_.in_channels && x.size(2) == config_.image_size &&
                  x.size(3) == config_.image_size,
              "BayesVGG: input ", shape_str(x.shape()), " must be [B, ", config_.in_channels, ", ",
@@ -87,66 +91,23 @@ Tensor BayesVGG::forward(const Tensor& x, Generator& gen) {
   Tensor h = x;
   for (int i = 0; i < leading_pools_; ++i) h = max_pool2d(h, 2);
   for (size_t l = 0; l < convs_.size(); ++l) {
-    h = relu(convs_[l]->forward(h, gen));
+    h = relu(convs_[l]->forward(h));
     if (pool_after_[l]) h = max_pool2d(h, 2);
   }
   h = reshape(h, {h.size(0), -1});
   for (size_t l = 0; l < linears_.size(); ++l) {
-    h = linears_[l]->forward(h, gen);
+    h = linears_[l]->forward(h);
     if (l + 1 < linears_.size()) h = relu(h);
   }
   return h;
 }
 
-Tensor BayesVGG::kl() const {
-  Tensor total;
-  for (const auto& l : convs_) total = total.defined() ? add(total, l->kl()) : l->kl();
-  for (const auto& l : linears_) total = total.defined() ? add(total, l->kl()) : l->kl();
-  return total;
-}
-
-void BayesVGG::set_estimator(const std::string& name) {
-  for (size_t l = static_cast<size_t>(std::max(config_.rt_conv_layers, 0)); l < convs_.size(); ++l)
-    convs_[l]->set_estimator(name, config_.estimator_options);
-  estimator_ = name;
-}
+void BayesVGG::set_estimator(const std::string& name) { trainer_.set_schedule(EstimatorSchedule(name)); }
 
 std::vector<std::optional<R2G2Diagnostics>> BayesVGG::conv_diagnostics() const {
   std::vector<std::optional<R2G2Diagnostics>> out;
   for (const auto& l : convs_) out.push_back(l->estimator().diagnostics());
   return out;
-}
-
-BayesVGG::Objective BayesVGG::objective(const Tensor& x, const Tensor& labels) {
-  train(true);
-  Objective o;
-  o.logits = forward(x, train_gen_);
-  o.nll = cross_entropy(o.logits, labels);
-  o.kl = kl();
-  o.loss = elbo_loss(o.nll, o.kl, config_.kl_weight, config_.train_size, bayesian_modules());
-  return o;
-}
-
-void BayesVGG::to(Device device) {
-  Module::to(device);
-  rebuild_adam(optimizer_, *this, config_.adam);
-}
-
-Adam& BayesVGG::optimizer() { return lazy_adam(optimizer_, *this, config_.adam); }
-
-BayesStepStats BayesVGG::step(const Tensor& x, const Tensor& labels) {
-  BayesStepStats s =
-      bayes_train_step([this]() -> Adam& { return optimizer(); }, [&] { return objective(x, labels); },
-                       labels, config_.kl_weight, config_.train_size);
-  s.step = step_++;
-  s.estimator = estimator_;
-  return s;
-}
-
-BayesEvalStats BayesVGG::evaluate(const Tensor& x, const Tensor& labels, int samples, int64_t batch_size) {
-  return bayes_evaluate(
-      *this, [this](const Tensor& xb) { return forward(xb, eval_gen_); }, x, labels, samples, batch_size,
-      "BayesVGG::evaluate");
 }
 
 std::string BayesVGG::describe() const {

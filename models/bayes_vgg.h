@@ -25,7 +25,8 @@
 #include "r2g2/layers/bayes_conv2d.h"
 #include "r2g2/layers/bayes_linear.h"
 #include "r2g2/layers/module.h"
-#include "r2g2/models/bayes_classifier.h"
+#include "r2g2/layers/elbo.h"
+#include "r2g2/models/trainer.h"
 
 namespace r2g2 {
 
@@ -55,30 +56,34 @@ class BayesVGG : public Module {
  public:
   explicit BayesVGG(const BayesVGGConfig& config);
 
-  // x [B, in_channels, image_size, image_size] -> logits [B, classes], in the current mode.
-  Tensor forward(const Tensor& x, Generator& gen);
+  // x [B, in_channels, image_size, image_size] -> logits [B, classes], in the current mode,
+  // drawing from the layers' noise source (the trainer's training stream, which it restores
+  // at every step and after every evaluation).
+  Tensor forward(const Tensor& x) override;
 
   using Objective = BayesObjective;
-  Objective objective(const Tensor& x, const Tensor& labels);  // training mode, training generator
-  BayesStepStats step(const Tensor& x, const Tensor& labels);  // forward, backward, Adam update
+  Objective objective(const Tensor& x, const Tensor& labels) { return trainer_.objective(x, labels); }
+  BayesStepStats step(const Tensor& x, const Tensor& labels) { return trainer_.step(x, labels); }
 
   // Monte-Carlo predictive over `samples` weight draws (0: the mean weights).
-  BayesEvalStats evaluate(const Tensor& x, const Tensor& labels, int samples, int64_t batch_size = 500);
+  BayesEvalStats evaluate(const Tensor& x, const Tensor& labels, int samples, int64_t batch_size = 500) {
+    return trainer_.evaluate(x, labels, samples, batch_size);
+  }
 
-  // The compared estimator of the upper conv layers (the lower ones and the linear layers
-  // keep theirs); takes effect at the next forward.
+  // The compared estimator (or schedule) of the upper conv layers (the lower ones and the
+  // linear layers keep theirs); takes effect at once.
   void set_estimator(const std::string& name);
-  const std::string& estimator_name() const { return estimator_; }
+  const std::string& estimator_name() const { return trainer_.current_estimator(); }
   // R2-G2 read-out of each conv layer's last forward (nullopt for other estimators).
   std::vector<std::optional<R2G2Diagnostics>> conv_diagnostics() const;
 
   std::vector<BayesConv2d*> conv_layers();
   std::vector<BayesLinear*> linear_layers();
-  Tensor kl() const;                // total KL over every Bayesian layer, recorded
-  void to(Device device) override;  // also moves the optimizer state
-  Generator& generator() { return train_gen_; }
-  Adam& optimizer();
-  int64_t steps_taken() const { return step_; }
+  Tensor kl() { return total_kl(*this); }  // total KL over every Bayesian layer, recorded
+  BayesTrainer& trainer() { return trainer_; }
+  Generator& generator() { return trainer_.train_generator(); }
+  Adam& optimizer() { return trainer_.optimizer(); }
+  int64_t steps_taken() const { return trainer_.steps_taken(); }
   const BayesVGGConfig& config() const { return config_; }
   std::string describe() const;
 
@@ -88,10 +93,7 @@ class BayesVGG : public Module {
   std::vector<bool> pool_after_;  // per conv layer: a max-pool follows
   int leading_pools_ = 0;         // pools before the first conv layer
   std::vector<std::unique_ptr<BayesLinear>> linears_;
-  std::string estimator_;
-  Generator train_gen_, eval_gen_;
-  std::unique_ptr<Adam> optimizer_;
-  int64_t step_ = 0;
+  BayesTrainer trainer_;
 };
 
 }  // namespace r2g2

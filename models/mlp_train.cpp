@@ -10,9 +10,10 @@
 
 namespace r2g2 {
 
-ClassifierTrainResult train_classifier(const MLP& model, const data::Dataset& train,
+ClassifierTrainResult train_classifier(Module& model, const data::Dataset& train,
                                        const ClassifierTrainOptions& options) {
   auto start = std::chrono::steady_clock::now();
+  R2G2_CHECK(!model.parameters().empty(), "train_classifier: ", model.type_name(), " has no parameters");
   Device device = model.parameters()[0].device();
   data::BatchLoader loader(train, {.batch_size = options.batch_size,
                                    .shuffle = true,
@@ -52,11 +53,19 @@ ClassifierTrainResult train_classifier(const MLP& model, const data::Dataset& tr
   return result;
 }
 
-double classifier_accuracy(const MLP& model, const data::Dataset& test, int64_t batch_size) {
+double classifier_accuracy(Module& model, const data::Dataset& test, int64_t batch_size) {
   NoGrad no_grad;
+  R2G2_CHECK(!model.parameters().empty(), "classifier_accuracy: ", model.type_name(), " has no parameters");
   Device device = model.parameters()[0].device();
   data::BatchLoader loader(test,
                            {.batch_size = batch_size, .shuffle = false, .flatten = true, .device = device});
+  // Back to the caller's mode however this returns (a forward may throw).
+  struct ModeGuard {
+    Module& model;
+    bool was_training;
+    ~ModeGuard() { model.train(was_training); }
+  } guard{model, model.is_training()};
+  model.eval();
   int64_t correct = 0;
   for (const data::Batch& batch : loader.epoch(0)) {
     auto predicted = argmax(model.forward(batch.images), 1).to_int_vector();

@@ -1,11 +1,13 @@
 #pragma once
-// Training and evaluation loops for the deterministic MLP (the first demo model).
+// Training and evaluation loops for a deterministic classifier: any Module whose
+// forward(x) maps flattened images to logits (the MLP, a Sequential, ...).
 #include <cstdint>
 #include <functional>
 #include <string>
 
 #include "r2g2/core/data/datasets.h"
-#include "r2g2/models/mlp.h"
+#include "r2g2/layers/module.h"
+#include "r2g2/models/mlp.h"  // the usual model to train
 
 namespace r2g2 {
 
@@ -27,9 +29,9 @@ struct ClassifierTrainResult {
 };
 
 // Adam on the mean cross-entropy of mini-batches shuffled by `seed`.
-ClassifierTrainResult train_classifier(const MLP& model, const data::Dataset& train,
+ClassifierTrainResult train_classifier(Module& model, const data::Dataset& train,
                                        const ClassifierTrainOptions& options);
 // Fraction of examples whose argmax logit equals the label.
-double classifier_accuracy(const MLP& model, const data::Dataset& test, int64_t batch_size = 1000);
+double classifier_accuracy(Module& model, const data::Dataset& test, int64_t batch_size = 1000);
 
 }  // namespace r2g2

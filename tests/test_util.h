@@ -14,6 +14,7 @@
 #include "r2g2/core/random.h"
 #include "r2g2/core/tensor.h"
 #include "r2g2/kernels/common.h"
+#include "r2g2/kernels/runtime/hash.h"
 
 namespace r2g2::test {
 
@@ -25,13 +26,8 @@ void skip_suite(const std::string& reason);
 template <class T = double>
 std::vector<T> uniform_values(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0, uint64_t salt = 1) {
   std::vector<T> v(n);
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + salt;
-  for (auto& x : v) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    x = static_cast<T>(lo + (hi - lo) * static_cast<double>(s >> 11) / 9007199254740992.0);
-  }
+  Xorshift64 stream(seed, salt);
+  for (auto& x : v) x = static_cast<T>(stream.next_in(lo, hi));
   return v;
 }
 

@@ -114,7 +114,7 @@ int run_bench(const std::vector<std::string>& words) {
 }  // namespace
 
 R2G2_COMMAND(
-    "bench", "benchmarks: cpu (matmul, MLP step), kernels (CUDA lab), estimators",
+    "bench", "benchmarks: cpu (matmul, MLP step), kernels (kernel lab: CUDA, or --backend cpu), estimators",
     "usage: r2g2 bench [cpu|kernels|estimators] [options]\n\n"
     "  cpu         GFLOP/s of the hand-written CPU matmul beside OpenBLAS sgemm at 128x784x1024 and\n"
     "              1024^3, and one training step of the MLP 784-1024-1024-10 at batch 128\n"

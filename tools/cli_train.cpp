@@ -36,6 +36,11 @@ int run_train(const std::vector<std::string>& words) {
   for (int64_t h : cli::parse_sizes(args.get("hidden", "256"), "hidden")) sizes.push_back(h);
   sizes.push_back(train.num_classes);
   if (args.has("load")) {
+    // Weights are [out, in], as Linear stores them; a file without this tag holds [in, out]
+    // weights, which a square layer would take transposed without any shape mismatch.
+    R2G2_CHECK(loaded.metadata["mlp/layout"] == "out,in", "--load ", args.get("load", ""),
+               " stores its MLP weights as [in, out] (no 'mlp/layout' = 'out,in' entry); this version "
+               "stores and reads [out, in]: retrain it with --save");
     auto saved_sizes = cli::parse_sizes(loaded.metadata["mlp/sizes"], "load (mlp/sizes)");
     R2G2_CHECK(!args.has("hidden") || saved_sizes == sizes, "--load ", args.get("load", ""), " holds an MLP ",
                shape_str(saved_sizes), ", but --hidden asks for ", shape_str(sizes));
@@ -74,6 +79,7 @@ int run_train(const std::vector<std::string>& words) {
       std::string joined;
       for (int64_t v : sizes) joined.append(joined.empty() ? "" : ",").append(std::to_string(v));
       out.metadata["mlp/sizes"] = joined;
+      out.metadata["mlp/layout"] = "out,in";
       out.set_int("mlp/steps", before + result.steps);
       save_checkpoint(args.get("save", ""), out);  // atomic: an existing file survives a failed write
       std::printf("saved %s\n", args.get("save", "").c_str());

@@ -1,23 +1,29 @@
 #pragma once
-// The kernel lab's harness (`r2g2 bench kernels`, tools/cli_bench_kernels.cpp), after
-// llm.c's dev/cuda: every case builds random inputs, checks the CUDA kernel against the
-// CPU reference with a dtype-aware tolerance, then times it with CUDA events after a
-// warm-up, writing a buffer twice the L2 size between repetitions so that no input is
-// served from L2, and prints one table row: time, achieved GB/s or GFLOP/s, % of peak.
-// Host code only (g++): the kernels it times live in the library, reached through
-// kernels/cuda/*.h.
-#if R2G2_WITH_CUDA
-
-#include <cuda_runtime.h>
-
-#include <cmath>
+// The kernel lab (`r2g2 bench kernels`), after ggml's test-backend-ops (one case table per
+// kernel family, shared with the tests: kernels/cases/<family>.h) and llm.c's dev/cuda (one
+// self-contained file per family: tools/bench_<family>.cpp, registered with R2G2_BENCH).
+// Every case builds deterministic inputs, computes the CPU reference, runs the kernel on
+// the lab's backend, checks it against the reference with a dtype-aware tolerance, then
+// times it and prints one table row: time, achieved GB/s or GFLOP/s, % of peak.
+//   cuda: CUDA events, two warm-up runs, a buffer twice the L2 size written between
+//         repetitions so that no input is served from L2; % of the H200's peaks.
+//   cpu:  the reference kernels themselves (a machine without a GPU can time them), on the
+//         steady clock with the caches flushed the same way; the check then compares the
+//         timed run with a separate reference run, so it catches non-determinism only.
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "r2g2/core/device.h"
 #include "r2g2/core/dtype.h"
 #include "r2g2/core/tensor.h"
+#include "r2g2/kernels/runtime/hash.h"
+
+#if R2G2_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
 
 namespace r2g2::lab {
 
@@ -26,12 +32,18 @@ constexpr double kPeakGBs = 4800.0;         // HBM3e
 constexpr double kPeakGflopsF32 = 67000.0;  // FP32 on the CUDA cores (no TF32)
 constexpr double kPeakGflopsF64 = 34000.0;  // FP64 on the CUDA cores (67 with FP64 tensor cores)
 
+enum class Backend { cpu, cuda };
+
 struct Options {
+  Backend backend = Backend::cuda;
   int reps = 20;                     // timed repetitions per row (median reported)
   int64_t large = int64_t(1) << 26;  // elements of the large elementwise/reduction cases (64M)
   int64_t gemm = 4096;               // the large GEMM is gemm^3
   int mlp_steps = 100;               // timed MLP training steps (median reported)
-  std::string only;                  // run only cases whose name contains this
+  std::string filter;                // run only the families or kernels whose name contains this
+
+  // Defaults sized for the backend: the CPU reference is 100-1000x slower than an H200.
+  static Options for_backend(Backend backend);
 };
 
 template <class T>
@@ -39,26 +51,21 @@ const char* dtype_label() {
   return std::is_same_v<T, float> ? "f32" : "f64";
 }
 
-// Deterministic values in [lo, hi) (xorshift; the seed picks the stream).
+// Deterministic values in [lo, hi) (the xorshift stream of `seed`).
 template <class T>
 std::vector<T> host_uniform(int64_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {
   std::vector<T> v(static_cast<size_t>(n));
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
-  for (auto& x : v) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    x = static_cast<T>(lo + (hi - lo) * static_cast<double>(s >> 11) / 9007199254740992.0);
-  }
+  Xorshift64 stream(seed, 0x632BE59BD9B4E019ull);
+  for (auto& x : v) x = static_cast<T>(stream.next_in(lo, hi));
   return v;
 }
 
-// A 1-D device tensor holding `v`, and the host copy of a device buffer.
-template <class T>
-Tensor upload(const std::vector<T>& v);
-Tensor upload_i32(const std::vector<int32_t>& v);
-template <class T>
-std::vector<T> download(const T* device_ptr, int64_t n);
+// Deterministic integers in [0, classes): class labels, row indices (repeats included).
+std::vector<int32_t> host_labels(int64_t n, int64_t classes, uint64_t seed);
+
+// "n=257", "3x257".
+std::string n_str(int64_t n);
+std::string dims(std::initializer_list<int64_t> d);
 
 // Largest |got - want| / (atol + rtol |want|); <= 1 passes. NaN where the reference is
 // finite (or the other way round) counts as infinitely wrong; NaN == NaN passes.
@@ -80,10 +87,26 @@ class Lab {
   Lab& operator=(const Lab&) = delete;
 
   const Options& options() const { return options_; }
-  bool selected(const std::string& name) const;
+  bool on_cuda() const { return options_.backend == Backend::cuda; }
+  Device device() const { return on_cuda() ? Device::cuda() : Device::cpu(); }
 
-  // Median milliseconds of `launch` over options().reps runs, each after an L2 flush,
-  // timed with CUDA events on the current stream; two untimed warm-up runs first.
+  // Whether rows named `kernel` run: no filter, or it matches the kernel or its family.
+  bool selected(const std::string& kernel) const;
+  void begin_family(const std::string& family) { family_ = family; }
+
+  // Buffers on the lab's device (at least one element, so that a pointer exists).
+  template <class T>
+  Tensor upload(const std::vector<T>& v) const;
+  Tensor upload_i32(const std::vector<int32_t>& v) const;
+  template <class T>
+  Tensor empty(int64_t n) const;
+  // Host copy of n elements at `p` on the lab's device, after the queued work finished.
+  template <class T>
+  std::vector<T> download(const T* p, int64_t n) const;
+  void zero(const Tensor& t, int64_t bytes) const;
+
+  // Median milliseconds of `launch` over `reps` runs (options().reps when 0), each after a
+  // cache flush; two untimed warm-up runs first (module loading, plans, allocator growth).
   double time_ms(const std::function<void()>& launch, int reps = 0);
 
   // One table row. bytes/flops: the traffic or arithmetic the row achieves per run (0 when
@@ -95,14 +118,47 @@ class Lab {
   int failures() const { return failures_; }
 
  private:
+  void flush_caches();
+
   Options options_;
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+  std::string family_;
   Tensor flush_;  // written between repetitions
   size_t flush_bytes_ = 0;
   int flush_value_ = 0;
   int failures_ = 0;
+#if R2G2_WITH_CUDA
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+#endif
+};
+
+// One kernel family's benchmark; tools/bench_<family>.cpp registers it with R2G2_BENCH.
+struct Bench {
+  std::string family;   // the name --list shows and --filter matches
+  std::string kernels;  // the kernels it times, for --list
+  std::string section;  // the table heading it prints under
+  int order = 0;        // position in a full run
+  bool cuda_only = false;
+  void (*run)(Lab& lab) = nullptr;
+};
+
+// Every registered benchmark, sorted by order.
+const std::vector<Bench>& benches();
+struct BenchRegistrar {
+  explicit BenchRegistrar(Bench bench);
 };
 
 }  // namespace r2g2::lab
 
-#endif  // R2G2_WITH_CUDA
+#define R2G2_BENCH_CONCAT2(a, b) a##b
+#define R2G2_BENCH_CONCAT(a, b) R2G2_BENCH_CONCAT2(a, b)
+#define R2G2_BENCH(...) \
+  static ::r2g2::lab::BenchRegistrar R2G2_BENCH_CONCAT(r2g2_bench_, __LINE__)(::r2g2::lab::Bench{__VA_ARGS__})
+
+// The lab backend's variant of kernel function `name` (kernels::cuda::name or
+// kernels::cpu::name: the two share a signature, so the bench body is written once).
+#if R2G2_WITH_CUDA
+#define R2G2_LAB_KERNEL(lab, ...) \
+  ((lab).on_cuda() ? &::r2g2::kernels::cuda::__VA_ARGS__ : &::r2g2::kernels::cpu::__VA_ARGS__)
+#else
+#define R2G2_LAB_KERNEL(lab, ...) (&::r2g2::kernels::cpu::__VA_ARGS__)
+#endif

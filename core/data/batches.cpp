@@ -9,22 +9,15 @@
 
 namespace r2g2::data {
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 std::vector<int32_t> shuffled_order(int64_t n, uint64_t seed, uint64_t epoch) {
   R2G2_CHECK(n >= 0 && n <= std::numeric_limits<int32_t>::max(), "shuffled_order: n = ", n,
              " is outside [0, 2^31)");
   std::vector<int32_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
-  uint64_t state = splitmix64(seed ^ splitmix64(epoch + 0x9E3779B97F4A7C15ull));
+  uint64_t state = splitmix64(seed ^ splitmix64(epoch + kGoldenGamma));
   auto next = [&state] {  // the SplitMix64 stream: output mix(state + golden), then advance
     uint64_t r = splitmix64(state);
-    state += 0x9E3779B97F4A7C15ull;
+    state += kGoldenGamma;
     return r;
   };
   // Lemire's nearly-divisionless bounded integer, with rejection so that every j is

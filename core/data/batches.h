@@ -16,11 +16,12 @@
 #include "r2g2/core/data/datasets.h"
 #include "r2g2/core/device.h"
 #include "r2g2/core/tensor.h"
+#include "r2g2/kernels/runtime/hash.h"
 
 namespace r2g2::data {
 
-// The SplitMix64 finaliser (Steele, Lea, Flood 2014).
-uint64_t splitmix64(uint64_t x);
+// The SplitMix64 finaliser (kernels/runtime/hash.h), named here because the spec uses it.
+using r2g2::splitmix64;
 // The shuffled order of epoch `epoch` for `n` examples (see the spec above).
 std::vector<int32_t> shuffled_order(int64_t n, uint64_t seed, uint64_t epoch);
 

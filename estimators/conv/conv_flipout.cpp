@@ -10,10 +10,10 @@
 namespace r2g2::conv_est {
 
 Tensor flipout(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams p, Generator& gen) {
-  const auto d = detail::check_conv_args("conv flipout", x, mu, sigma, p);
+  const auto g = detail::check_conv_args("conv flipout", x, mu, sigma, p);
   Tensor e = gen.randn(mu.shape(), mu.dtype(), mu.device());
-  Tensor r = est::random_signs({d.n, d.c, 1, 1}, gen, x.dtype(), x.device());
-  Tensor s = est::random_signs({d.n, d.o, 1, 1}, gen, x.dtype(), x.device());
+  Tensor r = est::random_signs({g.images, g.channels, 1, 1}, gen, x.dtype(), x.device());
+  Tensor s = est::random_signs({g.images, g.out_channels, 1, 1}, gen, x.dtype(), x.device());
   Tensor mean = conv2d(x, mu, {}, p);
   Tensor perturbation = conv2d(mul(x, r), mul(sigma, e), {}, p);
   return add(mean, mul(perturbation, s));

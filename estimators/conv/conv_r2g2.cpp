@@ -23,7 +23,8 @@ enum ConvInput : size_t { kX, kMu, kSigma };
 
 Tensor r2g2(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams p, Generator& gen,
             const R2G2Options& opt, R2G2Diagnostics* diag) {
-  const auto dims = detail::check_conv_args("conv r2g2", x, mu, sigma, p);
+  const auto geom = detail::check_conv_args("conv r2g2", x, mu, sigma, p);
+  const int64_t N = geom.images, O = geom.out_channels, D = geom.patch_size(), P = geom.positions();
   Tensor eps = gen.randn(mu.shape(), mu.dtype(), mu.device());
   const bool record_grad = needs_grad({&x, &mu, &sigma});
   Tensor h, cols, mu2, sigma2;
@@ -32,18 +33,18 @@ Tensor r2g2(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams
     NoGrad no_grad;
     h = conv2d(x.detach(), detail::shared_weight(mu.detach(), sigma.detach(), eps), {}, p);
     if (!record_grad) return h;  // no solve when no gradient will be asked for
-    cols = im2col(x.detach(), static_cast<int>(dims.kh), static_cast<int>(dims.kw), p).contiguous();
-    mu2 = reshape(mu.detach().contiguous(), {dims.o, dims.d});
-    sigma2 = reshape(sigma.detach().contiguous(), {dims.o, dims.d});
-    noise = solve_eps_star(cols, sigma2, reshape(eps, {dims.o, dims.d}), opt, diag);
+    cols = im2col(x.detach(), geom.kernel_h, geom.kernel_w, p).contiguous();
+    mu2 = reshape(mu.detach().contiguous(), {O, D});
+    sigma2 = reshape(sigma.detach().contiguous(), {O, D});
+    noise = solve_eps_star(cols, sigma2, reshape(eps, {O, D}), opt, diag);
   }
   const Shape w_shape = mu.shape();
   return est::record_node("conv2d_r2g2", h, {x, mu, sigma}, [=](const Tensor& g_in, est::Grads& d) {
-    const int64_t N = dims.n, O = dims.o, D = dims.d, P = dims.p;
     Tensor g3 = reshape(g_in.detach().contiguous(), {N, O, P});
     Tensor dmu = Tensor::zeros({O, D}, g3.dtype(), g3.device());
     Tensor dsigma = Tensor::zeros({O, D}, g3.dtype(), g3.device());
-    Tensor dx = d.need(kX) ? Tensor::zeros({N, dims.c, dims.h, dims.w}, g3.dtype(), g3.device()) : Tensor();
+    const Shape x_shape{N, geom.channels, geom.height, geom.width};
+    Tensor dx = d.need(kX) ? Tensor::zeros(x_shape, g3.dtype(), g3.device()) : Tensor();
     const int64_t chunk =
         std::clamp<int64_t>(kChunkElements / std::max<int64_t>(O * D, 1), 1, std::max<int64_t>(N, 1));
     for (int64_t n0 = 0; n0 < N; n0 += chunk) {
@@ -61,7 +62,7 @@ Tensor r2g2(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams
       if (d.need(kX)) {
         // dX_n = (mu + sigma ⊙ eps*_n)ᵀ g_n, the column gradient of image n.
         Tensor w_star = add(mu2, mul(sigma2, es));
-        detail::col2im_add(matmul(w_star.transpose(1, 2), gc), dims, dx, n0);
+        detail::col2im_add(matmul(w_star.transpose(1, 2), gc), geom, dx, n0);
       }
     }
     d.put(kX, [&] { return dx; });

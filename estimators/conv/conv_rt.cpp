@@ -14,13 +14,13 @@ Tensor rt(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams p
 
 Tensor rt_per_example(const Tensor& x, const Tensor& mu, const Tensor& sigma, Conv2dParams p,
                       Generator& gen) {
-  const auto d = detail::check_conv_args("conv rt_per_example", x, mu, sigma, p);
-  Tensor eps = gen.randn({d.n, d.o, d.c, d.kh, d.kw}, mu.dtype(), mu.device());
+  const auto g = detail::check_conv_args("conv rt_per_example", x, mu, sigma, p);
+  const int64_t N = g.images, O = g.out_channels, D = g.patch_size();
+  Tensor eps = gen.randn({N, O, g.channels, g.kernel_h, g.kernel_w}, mu.dtype(), mu.device());
   // w_n = mu + sigma ⊙ eps_n as [N, O, D]; h_n = w_n X_n with X_n the image's patches.
-  Tensor w =
-      add(reshape(mu, {1, d.o, d.d}), mul(reshape(sigma, {1, d.o, d.d}), reshape(eps, {d.n, d.o, d.d})));
-  Tensor cols = im2col(x, static_cast<int>(d.kh), static_cast<int>(d.kw), p);
-  return reshape(matmul(w, cols), {d.n, d.o, d.oh, d.ow});
+  Tensor w = add(reshape(mu, {1, O, D}), mul(reshape(sigma, {1, O, D}), reshape(eps, {N, O, D})));
+  Tensor cols = im2col(x, g.kernel_h, g.kernel_w, p);
+  return reshape(matmul(w, cols), {N, O, g.out_h, g.out_w});
 }
 
 }  // namespace r2g2::conv_est

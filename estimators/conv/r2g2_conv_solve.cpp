@@ -3,13 +3,15 @@
 #include "r2g2/estimators/conv/r2g2_conv_solve.h"
 
 #include <algorithm>
-#include <cmath>
+#include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "r2g2/core/autograd.h"
 #include "r2g2/core/dispatch.h"
 #include "r2g2/core/ops.h"
 #include "r2g2/kernels/cpu/r2g2_conv.h"
+#include "r2g2/kernels/cpu/r2g2_exact.h"
 #if R2G2_WITH_CUDA
 #include "r2g2/kernels/cuda/r2g2_conv.h"
 #endif
@@ -18,8 +20,8 @@ namespace r2g2::conv_est {
 
 namespace {
 
-kernels::R2G2ConvGeom check_solve_args(const Tensor& cols, const Tensor& sigma, const Tensor& eps,
-                                       const char* op) {
+kernels::ConvGeom check_solve_args(const Tensor& cols, const Tensor& sigma, const Tensor& eps,
+                                   const char* op) {
   R2G2_CHECK(cols.dim() == 3, op, ": expected cols of shape [N, D, P], got ", shape_str(cols.shape()));
   R2G2_CHECK(sigma.dim() == 2 && sigma.shape()[1] == cols.shape()[1], op, ": sigma of shape ",
              shape_str(sigma.shape()), " does not match cols of shape ", shape_str(cols.shape()),
@@ -32,7 +34,9 @@ kernels::R2G2ConvGeom check_solve_args(const Tensor& cols, const Tensor& sigma, 
   R2G2_CHECK(cols.dtype() == sigma.dtype() && cols.dtype() == eps.dtype(), op,
              ": cols, sigma and eps must share a dtype (", dtype_name(cols.dtype()), ", ",
              dtype_name(sigma.dtype()), ", ", dtype_name(eps.dtype()), ")");
-  return {cols.shape()[0], sigma.shape()[0], cols.shape()[1], cols.shape()[2]};
+  R2G2_CHECK(cols.shape()[1] <= INT32_MAX && cols.shape()[2] <= INT32_MAX, op, ": cols of shape ",
+             shape_str(cols.shape()), " has more than 2^31 - 1 rows or columns per image");
+  return kernels::im2col_matrices_geom(cols.shape()[0], sigma.shape()[0], cols.shape()[1], cols.shape()[2]);
 }
 
 // Shared by every solver: N * Σ_c |eps_c|² is what eps* would keep if nothing were removed.
@@ -42,9 +46,9 @@ double total_noise_sq(const Tensor& eps, int64_t images) {
   return s * static_cast<double>(images);
 }
 
-void fill_diag(R2G2Diagnostics* diag, const kernels::R2G2ConvGeom& g, const std::vector<int32_t>& iters,
+void fill_diag(R2G2Diagnostics* diag, const kernels::ConvGeom& g, const std::vector<int32_t>& iters,
                const std::vector<double>& rel_res, double star_sq, double noise_sq, std::string method) {
-  diag->systems = g.images * g.channels;
+  diag->systems = g.images * g.out_channels;
   diag->max_iterations = 0;
   double sum_iters = 0;
   for (int32_t i : iters) {
@@ -56,26 +60,6 @@ void fill_diag(R2G2Diagnostics* diag, const kernels::R2G2ConvGeom& g, const std:
   for (double r : rel_res) diag->max_relative_residual = std::max(diag->max_relative_residual, r);
   diag->noise_removed = noise_sq > 0 ? 1.0 - star_sq / noise_sq : 0.0;
   diag->method = std::move(method);
-}
-
-template <class T>
-void solve_m_on(Device d, const T* cols, const T* sigma, const T* eps, T* beta,
-                const kernels::R2G2SolveStats& st, const kernels::R2G2ConvGeom& g,
-                const kernels::R2G2CGSettings& s) {
-  if (d.is_cuda())
-    R2G2_CUDA(kcuda::r2g2_conv_solve_m<T>(cols, sigma, eps, beta, st, g, s));
-  else
-    kcpu::r2g2_conv_solve_m<T>(cols, sigma, eps, beta, st, g, s);
-}
-
-template <class T>
-void solve_d_on(Device d, const T* cols, const T* sigma, const T* eps, T* eps_star, double* gram,
-                const kernels::R2G2SolveStats& st, const kernels::R2G2ConvGeom& g,
-                const kernels::R2G2CGSettings& s) {
-  if (d.is_cuda())
-    R2G2_CUDA(kcuda::r2g2_conv_solve_d<T>(cols, sigma, eps, eps_star, gram, st, g, s));
-  else
-    kcpu::r2g2_conv_solve_d<T>(cols, sigma, eps, eps_star, gram, st, g, s);
 }
 
 }  // namespace
@@ -110,14 +94,11 @@ ConvEpsStar solve_eps_star(const Tensor& cols_in, const Tensor& sigma_in, const 
   const bool paper = opt.solver == R2G2Solver::paper;
   // The D x D form applies each matrix in D² instead of 2DP work when D < P (layers near the
   // input, where P is the whole image). The paper's solver is defined on the P x P system.
-  const bool d_space = !paper && g.d < g.p;
-  kernels::R2G2CGSettings s;
-  s.tol = opt.tol;
-  s.paper = paper;
-  s.abs_tol = opt.abs_tol;
-  s.max_iters = opt.max_iters;
+  const int64_t D = g.patch_size(), P = g.positions(), O = g.out_channels;
+  const bool d_space = !paper && D < P;
+  R2G2Options s = opt;
 
-  const int64_t systems = g.images * g.channels;
+  const int64_t systems = g.images * O;
   Tensor iters, rel_res, star_sq;
   kernels::R2G2SolveStats st;
   if (diag) {
@@ -129,30 +110,31 @@ ConvEpsStar solve_eps_star(const Tensor& cols_in, const Tensor& sigma_in, const 
     st.eps_star_sq = star_sq.data<double>();
   }
 
-  if (systems > 0 && g.d > 0 && g.p > 0) {
+  if (systems > 0 && D > 0 && P > 0) {
     if (d_space) {
       // y = eps* to within |r| / λ_min+(M); P x P solves reach the same accuracy of eps* at a
       // residual larger by sqrt(κ). Tightening here keeps both forms equally accurate at
       // the cost of a few cheap D x D iterations (never more than the rank bound).
       s.tol = std::max(opt.tol * 1e-3, 1e-14);
-      Tensor gram = Tensor::empty({g.images, g.d, g.d}, DType::f64, dev);
-      out.eps_star = Tensor::empty({g.images, g.channels, g.d}, dt, dev);
+      Tensor gram = Tensor::empty({g.images, D, D}, DType::f64, dev);
+      out.eps_star = Tensor::empty({g.images, O, D}, dt, dev);
       dispatch_floating(dt, "r2g2 conv solve", [&](auto tag) {
         using T = decltype(tag);
-        solve_d_on<T>(dev, cols.data<T>(), sigma.data<T>(), eps.data<T>(), out.eps_star.data<T>(),
-                      gram.data<double>(), st, g, s);
+        R2G2_KERNEL(dev, r2g2_conv_solve_d<T>)(cols.data<T>(), sigma.data<T>(), eps.data<T>(),
+                                               out.eps_star.data<T>(), gram.data<double>(), st, g, s);
       });
     } else {
-      out.beta = Tensor::empty({g.images, g.channels, g.p}, dt, dev);
+      out.beta = Tensor::empty({g.images, O, P}, dt, dev);
       dispatch_floating(dt, "r2g2 conv solve", [&](auto tag) {
         using T = decltype(tag);
-        solve_m_on<T>(dev, cols.data<T>(), sigma.data<T>(), eps.data<T>(), out.beta.data<T>(), st, g, s);
+        R2G2_KERNEL(dev, r2g2_conv_solve_m<T>)(cols.data<T>(), sigma.data<T>(), eps.data<T>(),
+                                               out.beta.data<T>(), st, g, s);
       });
     }
   } else if (d_space) {
-    out.eps_star = Tensor::zeros({g.images, g.channels, g.d}, dt, dev);
+    out.eps_star = Tensor::zeros({g.images, O, D}, dt, dev);
   } else {
-    out.beta = Tensor::zeros({g.images, g.channels, g.p}, dt, dev);
+    out.beta = Tensor::zeros({g.images, O, P}, dt, dev);
   }
 
   if (diag) {
@@ -184,74 +166,12 @@ Tensor eps_star_projection_f64(const Tensor& cols_in, const Tensor& sigma_in, co
   const auto X = cols_in.detach().to(Device::cpu()).to_vector();
   const auto S = sigma_in.detach().to(Device::cpu()).to_vector();
   const auto E = eps_in.detach().to(Device::cpu()).to_vector();
-  const int64_t D = g.d, P = g.p;
-  std::vector<double> out(static_cast<size_t>(g.images * g.channels * D), 0.0);
-  if (rank_out) rank_out->assign(static_cast<size_t>(g.images * g.channels), 0);
-  std::vector<double> V(static_cast<size_t>(P * D)), norm(P), Q, q(D);
-  std::vector<char> used(P);
-  for (int64_t n = 0; n < g.images; ++n) {
-    for (int64_t c = 0; c < g.channels; ++c) {
-      // Columns of B = diag(s_c) X_n: B's range is the row space of A_nc = Bᵀ.
-      double max_norm = 0;
-      for (int64_t j = 0; j < P; ++j) {
-        double sq = 0;
-        for (int64_t d = 0; d < D; ++d) {
-          const double v = S[c * D + d] * X[(n * D + d) * P + j];
-          V[j * D + d] = v;
-          sq += v * v;
-        }
-        norm[j] = std::sqrt(sq);
-        max_norm = std::max(max_norm, norm[j]);
-        used[j] = 0;
-      }
-      Q.clear();
-      int rank = 0;
-      while (rank < std::min(D, P)) {
-        int64_t best = -1;
-        for (int64_t j = 0; j < P; ++j)
-          if (!used[j] && (best < 0 || norm[j] > norm[best])) best = j;
-        if (best < 0 || !(max_norm > 0) || norm[best] <= 1e-10 * max_norm) break;
-        for (int64_t d = 0; d < D; ++d) q[d] = V[best * D + d];
-        // Second pass against every earlier direction: classical loss of orthogonality
-        // would otherwise let rounding re-enter the basis.
-        for (int pass = 0; pass < 2; ++pass)
-          for (int i = 0; i < rank; ++i) {
-            double a = 0;
-            for (int64_t d = 0; d < D; ++d) a += Q[i * D + d] * q[d];
-            for (int64_t d = 0; d < D; ++d) q[d] -= a * Q[i * D + d];
-          }
-        double qn = 0;
-        for (int64_t d = 0; d < D; ++d) qn += q[d] * q[d];
-        qn = std::sqrt(qn);
-        if (!(qn > 1e-10 * max_norm)) {
-          used[best] = 1;
-          continue;
-        }
-        for (int64_t d = 0; d < D; ++d) q[d] /= qn;
-        Q.insert(Q.end(), q.begin(), q.end());
-        used[best] = 1;
-        ++rank;
-        for (int64_t j = 0; j < P; ++j) {
-          if (used[j]) continue;
-          double a = 0, sq = 0;
-          for (int64_t d = 0; d < D; ++d) a += q[d] * V[j * D + d];
-          for (int64_t d = 0; d < D; ++d) {
-            V[j * D + d] -= a * q[d];
-            sq += V[j * D + d] * V[j * D + d];
-          }
-          norm[j] = std::sqrt(sq);
-        }
-      }
-      double* es = out.data() + (n * g.channels + c) * D;
-      for (int i = 0; i < rank; ++i) {
-        double a = 0;
-        for (int64_t d = 0; d < D; ++d) a += Q[i * D + d] * E[c * D + d];
-        for (int64_t d = 0; d < D; ++d) es[d] += a * Q[i * D + d];
-      }
-      if (rank_out) (*rank_out)[n * g.channels + c] = rank;
-    }
-  }
-  return Tensor::from_vector(out, {g.images, g.channels, D}, DType::f64);
+  const int64_t systems = g.images * g.out_channels;
+  std::vector<double> out(static_cast<size_t>(systems * g.patch_size()));
+  std::vector<int> rank(static_cast<size_t>(systems));
+  kernels::cpu::r2g2_conv_exact(X.data(), S.data(), E.data(), out.data(), rank.data(), g);
+  if (rank_out) *rank_out = std::move(rank);
+  return Tensor::from_vector(out, {g.images, g.out_channels, g.patch_size()}, DType::f64);
 }
 
 }  // namespace r2g2::conv_est

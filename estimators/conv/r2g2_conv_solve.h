@@ -25,10 +25,10 @@ ConvEpsStar solve_eps_star(const Tensor& cols, const Tensor& sigma, const Tensor
 Tensor eps_star_dense(const ConvEpsStar& e, const Tensor& cols, const Tensor& sigma);
 
 // The oracle: eps*_nc = Q Qᵀ eps_c with Q an orthonormal basis of range(diag(sigma_c) X_n)
-// (the row space of A_nc), from Gram-Schmidt with column pivoting and
-// re-orthogonalisation in float64 on the CPU. Columns whose remaining norm falls below
-// 1e-10 of the largest are dropped (the numerical rank). Returns float64 [N, O, D] on
-// the CPU; `rank` [N*O], when given, receives each system's numerical rank.
+// (the row space of A_nc), in float64 on the CPU (kernels/cpu/r2g2_exact.h: pivoted
+// Gram-Schmidt with re-orthogonalisation; columns whose remaining norm falls below 1e-10
+// of the largest are dropped, the numerical rank). Returns float64 [N, O, D] on the CPU;
+// `rank` [N*O], when given, receives each system's numerical rank.
 Tensor eps_star_projection_f64(const Tensor& cols, const Tensor& sigma, const Tensor& eps,
                                std::vector<int>* rank = nullptr);
 

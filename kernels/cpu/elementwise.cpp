@@ -1,132 +1,18 @@
 #include "r2g2/kernels/cpu/elementwise.h"
 
 #include <algorithm>
-#include <cmath>
+
+#include "r2g2/kernels/elementwise_math.h"
 
 namespace r2g2::kernels::cpu {
 
 namespace {
-template <class T>
-T softplus_of(T x) {
-  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x, exact for very negative x.
-  return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
-}
-template <class T>
-T sigmoid_of(T x) {
-  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
-  T e = std::exp(x);
-  return e / (T(1) + e);
-}
-// log(softplus(x)) where softplus itself would underflow to 0: below -20, softplus(x) =
-// e^x (1 - e^x / 2 + ...), so log softplus(x) = x - e^x / 2 to double precision.
-template <class T>
-T log_softplus_of(T x) {
-  return x > T(-20) ? std::log(softplus_of(x)) : x - std::exp(x) / T(2);
-}
-// d/dx log softplus(x) = sigmoid(x) / softplus(x), which tends to 1 - e^x / 2 below -20.
-template <class T>
-T log_softplus_grad(T x) {
-  return x > T(-20) ? sigmoid_of(x) / softplus_of(x) : T(1) - std::exp(x) / T(2);
-}
-template <class T>
-T apply(BinaryOp op, T a, T b) {
-  switch (op) {
-    case BinaryOp::add:
-      return a + b;
-    case BinaryOp::sub:
-      return a - b;
-    case BinaryOp::mul:
-      return a * b;
-    case BinaryOp::div:
-      return a / b;
-  }
-  return T(0);
-}
-}  // namespace
 
-template <class T>
-void unary(UnaryOp op, const T* x, T* y, int64_t n) {
-  switch (op) {
-    case UnaryOp::neg:
-      for (int64_t i = 0; i < n; ++i) y[i] = -x[i];
-      break;
-    case UnaryOp::exp:
-      for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
-      break;
-    case UnaryOp::log:
-      for (int64_t i = 0; i < n; ++i) y[i] = std::log(x[i]);
-      break;
-    case UnaryOp::log1p:
-      for (int64_t i = 0; i < n; ++i) y[i] = std::log1p(x[i]);
-      break;
-    case UnaryOp::sqrt:
-      for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);
-      break;
-    case UnaryOp::square:
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i];
-      break;
-    case UnaryOp::softplus:
-      for (int64_t i = 0; i < n; ++i) y[i] = softplus_of(x[i]);
-      break;
-    case UnaryOp::sigmoid:
-      for (int64_t i = 0; i < n; ++i) y[i] = sigmoid_of(x[i]);
-      break;
-    case UnaryOp::tanh:
-      for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
-      break;
-    case UnaryOp::relu:
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
-      break;
-    case UnaryOp::log_softplus:
-      for (int64_t i = 0; i < n; ++i) y[i] = log_softplus_of(x[i]);
-      break;
-  }
-}
-
-template <class T>
-void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n) {
-  switch (op) {
-    case UnaryOp::neg:
-      for (int64_t i = 0; i < n; ++i) gx[i] = -gy[i];
-      break;
-    case UnaryOp::exp:
-      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * y[i];
-      break;
-    case UnaryOp::log:
-      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / x[i];
-      break;
-    case UnaryOp::log1p:
-      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / (T(1) + x[i]);
-      break;
-    case UnaryOp::sqrt:
-      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] / (T(2) * y[i]);
-      break;
-    case UnaryOp::square:
-      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * T(2) * x[i];
-      break;
-    case UnaryOp::softplus:
-      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * sigmoid_of(x[i]);
-      break;
-    case UnaryOp::sigmoid:
-      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * y[i] * (T(1) - y[i]);
-      break;
-    case UnaryOp::tanh:
-      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * (T(1) - y[i] * y[i]);
-      break;
-    case UnaryOp::relu:
-      for (int64_t i = 0; i < n; ++i) gx[i] = x[i] > T(0) ? gy[i] : T(0);
-      break;
-    case UnaryOp::log_softplus:
-      for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * log_softplus_grad(x[i]);
-      break;
-  }
-}
-
-template <class T>
-void binary(BinaryOp op, const T* a, const T* b, T* out, const Strided2& g) {
+template <BinaryOp OP, class T>
+void binary_strided(const T* a, const T* b, T* out, const Strided2& g) {
   // Odometer over the output index; the innermost axis is a tight loop.
   if (g.ndim == 0) {
-    out[0] = apply(op, a[0], b[0]);
+    out[0] = binary_value<OP>(a[0], b[0]);
     return;
   }
   int last = g.ndim - 1;
@@ -144,9 +30,9 @@ void binary(BinaryOp op, const T* a, const T* b, T* out, const Strided2& g) {
     const T* pb = b + off_b;
     T* po = out + o * inner;
     if (sa == 1 && sb == 1)
-      for (int64_t j = 0; j < inner; ++j) po[j] = apply(op, pa[j], pb[j]);
+      for (int64_t j = 0; j < inner; ++j) po[j] = binary_value<OP>(pa[j], pb[j]);
     else
-      for (int64_t j = 0; j < inner; ++j) po[j] = apply(op, pa[j * sa], pb[j * sb]);
+      for (int64_t j = 0; j < inner; ++j) po[j] = binary_value<OP>(pa[j * sa], pb[j * sb]);
     for (int i = last - 1; i >= 0; --i) {
       if (++idx[i] < g.shape[i]) break;
       idx[i] = 0;
@@ -154,9 +40,37 @@ void binary(BinaryOp op, const T* a, const T* b, T* out, const Strided2& g) {
   }
 }
 
+}  // namespace
+
+template <class T>
+void unary(UnaryOp op, const T* x, T* y, int64_t n) {
+  with_unary(op, [&](auto tag) {
+    for (int64_t i = 0; i < n; ++i) y[i] = unary_value<decltype(tag)::value>(x[i]);
+  });
+}
+
+template <class T>
+void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n) {
+  with_unary(op, [&](auto tag) {
+    constexpr UnaryOp kOp = decltype(tag)::value;
+    // An op reads only the operands its derivative needs; the others may be null.
+    for (int64_t i = 0; i < n; ++i) {
+      const T xi = unary_grad_reads_x<kOp> ? x[i] : T(0), yi = unary_grad_reads_y<kOp> ? y[i] : T(0);
+      gx[i] = unary_grad<kOp>(xi, yi, gy[i]);
+    }
+  });
+}
+
+template <class T>
+void binary(BinaryOp op, const T* a, const T* b, T* out, const Strided2& g) {
+  with_binary(op, [&](auto tag) { binary_strided<decltype(tag)::value>(a, b, out, g); });
+}
+
 template <class T>
 void binary_scalar(BinaryOp op, const T* a, T s, T* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = apply(op, a[i], s);
+  with_binary(op, [&](auto tag) {
+    for (int64_t i = 0; i < n; ++i) out[i] = binary_value<decltype(tag)::value>(a[i], s);
+  });
 }
 
 template <class T>

@@ -1,23 +1,11 @@
 #pragma once
-// Row-major GEMM: C = alpha * op(A) op(B) + beta * C, op(A) [m, k], op(B) [k, n].
-// lda/ldb/ldc are row strides of the stored matrices. The batched form steps A, B
-// and C by their batch strides (0 shares one matrix across the batch).
+// CPU GEMM (declared in kernels/gemm.inc): OpenBLAS behind `gemm` when r2g2 was built with
+// it, else the hand-written cache-blocked `gemm_blocked`.
 #include <cstdint>
 
 namespace r2g2::kernels::cpu {
+#include "r2g2/kernels/gemm.inc"
 
-template <class T>
-void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
-template <class T>
-void gemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
-                  const T* a, int64_t lda, int64_t stride_a, const T* b, int64_t ldb, int64_t stride_b,
-                  T beta, T* c, int64_t ldc, int64_t stride_c);
-// The hand-written cache-blocked kernel, always available (the reference when a BLAS
-// library sits behind `gemm`, and the subject of `r2g2 bench cpu`).
-template <class T>
-void gemm_blocked(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-                  int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+// ---- CPU only: whether `gemm` calls a BLAS library (`r2g2 bench cpu` reports it). ----
 bool gemm_uses_blas();
-
 }  // namespace r2g2::kernels::cpu

@@ -1,3 +1,5 @@
+// CPU reference of the batched R2-G2 latent solve (see kernels/r2g2_cg.inc) and its float64
+// host helpers: the direct solve for systems CG leaves unfinished, and the rank of W.
 #include "r2g2/kernels/cpu/r2g2_cg.h"
 
 #include <algorithm>
@@ -70,6 +72,9 @@ void r2g2_latent_cg(const LatentSolve& sv, const T* W, const T* sigma, const T* 
   }
   System sys(Wd.data(), G.data(), m, D, sv.d_space);
   const int k = sys.size();
+  const R2G2Options& opt = sv.settings;
+  const bool paper = opt.solver == R2G2Solver::paper;
+  const int cap = iteration_cap(opt, sv.rank_bound);
   std::vector<double> e(D), b(k), x(k), r(k), p(k), Mp(k);
 
   for (int64_t n = 0; n < sv.systems; ++n) {
@@ -91,7 +96,7 @@ void r2g2_latent_cg(const LatentSolve& sv, const T* W, const T* sigma, const T* 
     if (bnorm == 0.0) {
       std::fill(x.begin(), x.end(), 0.0);
     } else {
-      if (sv.paper) {
+      if (paper) {
         x = b;
         sys.apply(x.data(), Mp.data());
         for (int i = 0; i < k; ++i) r[i] = b[i] - Mp[i];
@@ -101,12 +106,12 @@ void r2g2_latent_cg(const LatentSolve& sv, const T* W, const T* sigma, const T* 
       }
       p = r;
       double rr = dot(r.data(), r.data(), k);
-      while (it < sv.max_iters) {
-        if (sv.paper) {
+      while (it < cap) {
+        if (paper) {
           double worst = 0;
           for (int i = 0; i < k; ++i) worst = std::max(worst, std::abs(r[i]));
-          if (worst < sv.abs_tol) break;
-        } else if (std::sqrt(rr) <= sv.tol * bnorm) {
+          if (worst < opt.abs_tol) break;
+        } else if (std::sqrt(rr) <= opt.tol * bnorm) {
           break;
         }
         sys.apply(p.data(), Mp.data());
@@ -138,102 +143,6 @@ void r2g2_latent_cg(const LatentSolve& sv, const T* W, const T* sigma, const T* 
     }
     if (iterations) iterations[n] = it;
     if (residual) residual[n] = rel;
-  }
-}
-
-void symmetric_eigen(double* a, double* V, double* w, int k) {
-  for (int i = 0; i < k; ++i)
-    for (int j = 0; j < k; ++j) V[i * k + j] = i == j ? 1.0 : 0.0;
-  double fro = 0;
-  for (int i = 0; i < k * k; ++i) fro += a[i] * a[i];
-  for (int sweep = 0; sweep < 100; ++sweep) {
-    double off = 0;
-    for (int p = 0; p < k; ++p)
-      for (int q = p + 1; q < k; ++q) off += a[p * k + q] * a[p * k + q];
-    if (off <= 1e-30 * fro || off == 0.0) break;
-    for (int p = 0; p < k; ++p) {
-      for (int q = p + 1; q < k; ++q) {
-        const double apq = a[p * k + q];
-        if (std::abs(apq) <= 1e-300) continue;
-        const double theta = (a[q * k + q] - a[p * k + p]) / (2 * apq);
-        const double t = (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1));
-        const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-        for (int r = 0; r < k; ++r) {  // columns p, q of A J
-          const double arp = a[r * k + p], arq = a[r * k + q];
-          a[r * k + p] = c * arp - s * arq;
-          a[r * k + q] = s * arp + c * arq;
-        }
-        for (int r = 0; r < k; ++r) {  // rows p, q of J^T (A J)
-          const double apr = a[p * k + r], aqr = a[q * k + r];
-          a[p * k + r] = c * apr - s * aqr;
-          a[q * k + r] = s * apr + c * aqr;
-        }
-        for (int r = 0; r < k; ++r) {  // V J
-          const double vrp = V[r * k + p], vrq = V[r * k + q];
-          V[r * k + p] = c * vrp - s * vrq;
-          V[r * k + q] = s * vrp + c * vrq;
-        }
-      }
-    }
-  }
-  for (int i = 0; i < k; ++i) w[i] = a[i * k + i];
-}
-
-template <class T>
-void r2g2_latent_exact(int64_t systems, int m, int D, const T* W, const T* sigma, const T* eps, T* eps_star,
-                       double rel_cut) {
-  std::vector<double> Wd(W, W + static_cast<int64_t>(m) * D);
-  const bool d_space = D < m;
-  const int k = d_space ? D : m;
-  std::vector<double> M(static_cast<size_t>(k) * k), V(static_cast<size_t>(k) * k), lam(k), s(D), e(D), b(k),
-      coef(k), t(std::max(m, D));
-  for (int64_t n = 0; n < systems; ++n) {
-    for (int d = 0; d < D; ++d) {
-      s[d] = static_cast<double>(sigma[n * D + d]);
-      e[d] = static_cast<double>(eps[n * D + d]);
-    }
-    if (!d_space) {  // K = W diag(s^2) W^T, b = W (s . e)
-      for (int i = 0; i < m; ++i)
-        for (int j = 0; j < m; ++j) {
-          double acc = 0;
-          for (int d = 0; d < D; ++d) acc += Wd[i * D + d] * Wd[j * D + d] * s[d] * s[d];
-          M[i * k + j] = acc;
-        }
-      for (int i = 0; i < m; ++i) {
-        double acc = 0;
-        for (int d = 0; d < D; ++d) acc += Wd[i * D + d] * s[d] * e[d];
-        b[i] = acc;
-      }
-    } else {  // A^T A = diag(s) W^T W diag(s), projected vector is e itself
-      for (int a = 0; a < D; ++a)
-        for (int c = 0; c < D; ++c) {
-          double acc = 0;
-          for (int i = 0; i < m; ++i) acc += Wd[i * D + a] * Wd[i * D + c];
-          M[a * k + c] = s[a] * acc * s[c];
-        }
-      b = e;
-    }
-    symmetric_eigen(M.data(), V.data(), lam.data(), k);
-    const double lmax = *std::max_element(lam.begin(), lam.end());
-    // coef = sum over kept eigenpairs of u (u . b) / lambda (m-space: K^+ b) or u (u . b) (D-space: P e)
-    std::fill(coef.begin(), coef.end(), 0.0);
-    for (int j = 0; j < k; ++j) {
-      if (!(lmax > 0) || lam[j] <= rel_cut * lmax) continue;
-      double ub = 0;
-      for (int i = 0; i < k; ++i) ub += V[i * k + j] * b[i];
-      const double f = d_space ? ub : ub / lam[j];
-      for (int i = 0; i < k; ++i) coef[i] += V[i * k + j] * f;
-    }
-    T* out = eps_star + n * D;
-    if (!d_space) {
-      for (int d = 0; d < D; ++d) {
-        double acc = 0;
-        for (int i = 0; i < m; ++i) acc += Wd[i * D + d] * coef[i];
-        out[d] = static_cast<T>(s[d] * acc);
-      }
-    } else {
-      for (int d = 0; d < D; ++d) out[d] = static_cast<T>(coef[d]);
-    }
   }
 }
 
@@ -400,7 +309,6 @@ void r2g2_latent_direct(const LatentSolve& sv, const T* W, const T* sigma, const
 
 #define R2G2_INSTANTIATE(T)                                                                                 \
   template void r2g2_latent_cg<T>(const LatentSolve&, const T*, const T*, const T*, T*, int32_t*, double*); \
-  template void r2g2_latent_exact<T>(int64_t, int, int, const T*, const T*, const T*, T*, double);          \
   template int gram_rank<T>(const T*, int, int, double);                                                    \
   template void r2g2_latent_direct<T>(const LatentSolve&, const T*, const T*, const T*, T*, const int64_t*, \
                                       int64_t, double*, double);

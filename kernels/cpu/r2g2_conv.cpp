@@ -1,4 +1,4 @@
-// CPU reference of the batched R2-G2 conv solves (see r2g2_conv.h). Systems run one
+// CPU reference of the batched R2-G2 conv solves (see kernels/r2g2_conv.inc). Systems run one
 // after another; the O systems of one image share X_n, which then stays in cache.
 #include "r2g2/kernels/cpu/r2g2_conv.h"
 
@@ -42,16 +42,17 @@ struct CGWork {
 // The cost, k n per iteration, is small next to applying A when D >> P.
 template <class Apply>
 CGResult conjugate_gradient(Apply&& apply, const double* b, double* x, int64_t n, int cap, double trace,
-                            const R2G2CGSettings& s, CGWork& w) {
+                            const R2G2Options& s, CGWork& w) {
   double* r = w.r.data();
   double* p = w.p.data();
   double* ap = w.ap.data();
+  const bool paper = s.solver == R2G2Solver::paper;
   const double b_norm = std::sqrt(dot(b, b, n));
   if (!(b_norm > 0)) {  // rhs = 0: eps* = 0 (a degenerate system is not an error)
     std::fill(x, x + n, 0.0);
     return {0, b_norm == 0 ? 0.0 : b_norm};
   }
-  if (s.paper) {
+  if (paper) {
     std::copy(b, b + n, x);
     apply(x, ap);
     for (int64_t i = 0; i < n; ++i) r[i] = b[i] - ap[i];
@@ -61,7 +62,7 @@ CGResult conjugate_gradient(Apply&& apply, const double* b, double* x, int64_t n
   }
   double rr = dot(r, r, n);
   auto converged = [&] {
-    if (!s.paper) return std::sqrt(rr) <= s.tol * b_norm;
+    if (!paper) return std::sqrt(rr) <= s.tol * b_norm;
     for (int64_t i = 0; i < n; ++i)
       if (!(std::abs(r[i]) < s.abs_tol)) return false;
     return true;
@@ -118,8 +119,9 @@ constexpr int64_t kExplicitKElements = int64_t{1} << 23;
 
 template <class T>
 void solve_m_explicit(const T* cols, const T* sigma, const T* eps, T* beta, const R2G2SolveStats& st,
-                      const R2G2ConvGeom& g, const R2G2CGSettings& s, int cap) {
-  const int64_t D = g.d, P = g.p, O = g.channels, PP = P * P;
+                      const ConvGeom& g, const R2G2Options& s, int cap) {
+  const int64_t D = g.patch_size(), P = g.positions(), O = g.out_channels, PP = P * P;
+  const bool paper = s.solver == R2G2Solver::paper;
   std::vector<double> s2(O * D), se(O * D), Xd(D * P), Z(D * PP), K_all(O * PP), rhs_all(O * P), x(P), kx(P);
   for (int64_t i = 0; i < O * D; ++i) {
     const double sd = sigma[i];
@@ -152,7 +154,7 @@ void solve_m_explicit(const T* cols, const T* sigma, const T* eps, T* beta, cons
       T* out = beta + (n * O + c) * P;
       for (int64_t q = 0; q < P; ++q) out[q] = static_cast<T>(x[q]);
       double star_sq = 0;
-      if (st.eps_star_sq && (res.iterations > 0 || s.paper)) {  // else x = 0; the paper's x0 = rhs is not
+      if (st.eps_star_sq && (res.iterations > 0 || paper)) {  // else x = 0; the paper's x0 = rhs is not
         apply(x.data(), kx.data());
         star_sq = dot(x.data(), kx.data(), P);
       }
@@ -164,8 +166,9 @@ void solve_m_explicit(const T* cols, const T* sigma, const T* eps, T* beta, cons
 // K applied as Xᵀ (s² ⊙ (X v)) without forming it: 2DP per product, any size.
 template <class T>
 void solve_m_matrix_free(const T* cols, const T* sigma, const T* eps, T* beta, const R2G2SolveStats& st,
-                         const R2G2ConvGeom& g, const R2G2CGSettings& s, int cap) {
-  const int64_t D = g.d, P = g.p;
+                         const ConvGeom& g, const R2G2Options& s, int cap) {
+  const int64_t D = g.patch_size(), P = g.positions();
+  const bool paper = s.solver == R2G2Solver::paper;
   std::vector<double> s2(D), t(D), rhs(P), x(P), kx(P);
   CGWork work(P, cap);
   for (int64_t n = 0; n < g.images; ++n) {
@@ -186,7 +189,7 @@ void solve_m_matrix_free(const T* cols, const T* sigma, const T* eps, T* beta, c
         for (int64_t q = 0; q < P; ++q) out[q] += static_cast<double>(row[q]) * td;
       }
     };
-    for (int64_t c = 0; c < g.channels; ++c) {
+    for (int64_t c = 0; c < g.out_channels; ++c) {
       const T* sc = sigma + c * D;
       const T* ec = eps + c * D;
       // rhs = Xᵀ (s ⊙ eps) = A eps exactly: the same as h - Xᵀ mu without its cancellation.
@@ -206,14 +209,14 @@ void solve_m_matrix_free(const T* cols, const T* sigma, const T* eps, T* beta, c
         trace += s2[d] * row_sq;
       }
       const CGResult res = conjugate_gradient(apply, rhs.data(), x.data(), P, cap, trace, s, work);
-      T* out = beta + (n * g.channels + c) * P;
+      T* out = beta + (n * g.out_channels + c) * P;
       for (int64_t q = 0; q < P; ++q) out[q] = static_cast<T>(x[q]);
       double star_sq = 0;
-      if (st.eps_star_sq && (res.iterations > 0 || s.paper)) {
+      if (st.eps_star_sq && (res.iterations > 0 || paper)) {
         apply(x.data(), kx.data());
         star_sq = dot(x.data(), kx.data(), P);  // |s ⊙ X beta|² = betaᵀ K beta
       }
-      write_stats(st, n * g.channels + c, res, star_sq);
+      write_stats(st, n * g.out_channels + c, res, star_sq);
     }
   }
 }
@@ -222,10 +225,10 @@ void solve_m_matrix_free(const T* cols, const T* sigma, const T* eps, T* beta, c
 
 template <class T>
 void r2g2_conv_solve_m(const T* cols, const T* sigma, const T* eps, T* beta, const R2G2SolveStats& st,
-                       const R2G2ConvGeom& g, const R2G2CGSettings& s) {
-  const int rank_bound = static_cast<int>(std::min(g.d, g.p));
-  const int cap = std::max(0, s.paper ? std::min(s.max_iters, rank_bound) : rank_bound);
-  if (g.d * g.p * g.p <= kExplicitKElements)
+                       const ConvGeom& g, const R2G2Options& s) {
+  const int64_t D = g.patch_size(), P = g.positions();
+  const int cap = iteration_cap(s, static_cast<int>(std::min(D, P)));
+  if (D * P * P <= kExplicitKElements)
     solve_m_explicit(cols, sigma, eps, beta, st, g, s, cap);
   else
     solve_m_matrix_free(cols, sigma, eps, beta, st, g, s, cap);
@@ -233,13 +236,13 @@ void r2g2_conv_solve_m(const T* cols, const T* sigma, const T* eps, T* beta, con
 
 template <class T>
 void r2g2_conv_solve_d(const T* cols, const T* sigma, const T* eps, T* eps_star, double* gram,
-                       const R2G2SolveStats& st, const R2G2ConvGeom& g, const R2G2CGSettings& s) {
-  const int64_t D = g.d, P = g.p;
+                       const R2G2SolveStats& st, const ConvGeom& g, const R2G2Options& s) {
+  const int64_t D = g.patch_size(), P = g.positions();
   const int cap = static_cast<int>(std::min(D, P));
   std::vector<double> sd(D), u(D), rhs(D), y(D), e(D);
   CGWork work(D, cap);
-  R2G2CGSettings cg = s;
-  cg.paper = false;  // the paper's solver exists only in m-space; the caller never asks for it here
+  R2G2Options cg = s;
+  cg.solver = R2G2Solver::cg;  // the paper's solver exists only in m-space
   for (int64_t n = 0; n < g.images; ++n) {
     const T* X = cols + n * D * P;
     double* G = gram + n * D * D;
@@ -263,7 +266,7 @@ void r2g2_conv_solve_d(const T* cols, const T* sigma, const T* eps, T* eps_star,
         out[i] = sd[i] * acc;
       }
     };
-    for (int64_t c = 0; c < g.channels; ++c) {
+    for (int64_t c = 0; c < g.out_channels; ++c) {
       double trace = 0;
       for (int64_t i = 0; i < D; ++i) {
         sd[i] = sigma[c * D + i];
@@ -272,18 +275,18 @@ void r2g2_conv_solve_d(const T* cols, const T* sigma, const T* eps, T* eps_star,
       }
       apply(e.data(), rhs.data());
       const CGResult res = conjugate_gradient(apply, rhs.data(), y.data(), D, cap, trace, cg, work);
-      T* out = eps_star + (n * g.channels + c) * D;
+      T* out = eps_star + (n * g.out_channels + c) * D;
       for (int64_t i = 0; i < D; ++i) out[i] = static_cast<T>(y[i]);
-      write_stats(st, n * g.channels + c, res, dot(y.data(), y.data(), D));
+      write_stats(st, n * g.out_channels + c, res, dot(y.data(), y.data(), D));
     }
   }
 }
 
 #define R2G2_INSTANTIATE(T)                                                                            \
   template void r2g2_conv_solve_m<T>(const T*, const T*, const T*, T*, const R2G2SolveStats&,          \
-                                     const R2G2ConvGeom&, const R2G2CGSettings&);                      \
+                                     const ConvGeom&, const R2G2Options&);                             \
   template void r2g2_conv_solve_d<T>(const T*, const T*, const T*, T*, double*, const R2G2SolveStats&, \
-                                     const R2G2ConvGeom&, const R2G2CGSettings&);
+                                     const ConvGeom&, const R2G2Options&);
 R2G2_INSTANTIATE(float)
 R2G2_INSTANTIATE(double)
 #undef R2G2_INSTANTIATE

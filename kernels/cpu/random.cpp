@@ -6,29 +6,11 @@
 #include <thread>
 #include <vector>
 
+#include "r2g2/kernels/philox_math.h"
+
 namespace r2g2::kernels::cpu {
 
 namespace {
-
-// Inlined so that a loop over many counters becomes straight-line vector code.
-inline void philox_rounds(uint32_t& c0, uint32_t& c1, uint32_t& c2, uint32_t& c3, uint32_t k0, uint32_t k1) {
-  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
-  for (int round = 0; round < 10; ++round) {
-    uint64_t p0 = static_cast<uint64_t>(M0) * c0;
-    uint64_t p1 = static_cast<uint64_t>(M1) * c2;
-    uint32_t hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
-    uint32_t hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
-    c0 = hi1 ^ c1 ^ k0;
-    c1 = lo1;
-    c2 = hi0 ^ c3 ^ k1;
-    c3 = lo0;
-    k0 += W0;
-    k1 += W1;
-  }
-}
-
-// u = (r + 0.5) / 2^32, in double: never 0 or 1.
-inline double uniform(uint32_t r) { return (static_cast<double>(r) + 0.5) * (1.0 / 4294967296.0); }
 
 // Blocks per batch: the batch's arrays (about 8 KiB) stay in L1.
 constexpr int kBatch = 128;
@@ -45,7 +27,7 @@ void normal_blocks(uint32_t k0, uint32_t k1, uint64_t first_block, int nb, doubl
   for (int b = 0; b < nb; ++b) {
     uint64_t block = first_block + static_cast<uint64_t>(b);
     uint32_t c0 = static_cast<uint32_t>(block), c1 = static_cast<uint32_t>(block >> 32), c2 = 0, c3 = 0;
-    philox_rounds(c0, c1, c2, c3, k0, k1);
+    philox4x32_10_rounds(c0, c1, c2, c3, k0, k1);
     radius_word[2 * b] = c0;
     angle_word[2 * b] = c1;
     radius_word[2 * b + 1] = c2;
@@ -53,7 +35,7 @@ void normal_blocks(uint32_t k0, uint32_t k1, uint64_t first_block, int nb, doubl
   }
   const int pairs = 2 * nb;
   double radius[2 * kBatch];
-  for (int i = 0; i < pairs; ++i) radius[i] = std::sqrt(-2.0 * std::log(uniform(radius_word[i])));
+  for (int i = 0; i < pairs; ++i) radius[i] = std::sqrt(-2.0 * std::log(philox_uniform(radius_word[i])));
   // glibc's sincos branches on the angle's range and quadrant, so random angles cost it
   // about half its time in mispredictions. Calling it in roughly increasing angle order
   // (a counting sort on the top 4 bits) makes those branches predictable; each value
@@ -65,7 +47,7 @@ void normal_blocks(uint32_t k0, uint32_t k1, uint64_t first_block, int nb, doubl
   for (int i = 0; i < pairs; ++i) order[first[angle_word[i] >> 28]++] = static_cast<uint16_t>(i);
   for (int j = 0; j < pairs; ++j) {
     const int i = order[j];
-    const double theta = two_pi * uniform(angle_word[i]);
+    const double theta = two_pi * philox_uniform(angle_word[i]);
     out[2 * i] = radius[i] * std::cos(theta);
     out[2 * i + 1] = radius[i] * std::sin(theta);
   }
@@ -93,7 +75,7 @@ constexpr int64_t kPerThread = int64_t{1} << 15;
 
 void philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]) {
   uint32_t c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
-  philox_rounds(c0, c1, c2, c3, key[0], key[1]);
+  philox4x32_10_rounds(c0, c1, c2, c3, key[0], key[1]);
   out[0] = c0;
   out[1] = c1;
   out[2] = c2;

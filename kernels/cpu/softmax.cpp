@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "r2g2/kernels/loss_math.h"
 #include "r2g2/kernels/runtime/error.h"
 
 namespace r2g2::kernels::cpu {
@@ -19,13 +20,6 @@ double log_sum_exp(const T* x, int64_t cols) {
   double s = 0;
   for (int64_t j = 0; j < cols; ++j) s += std::exp(static_cast<double>(x[j]) - m);
   return m + std::log(s);
-}
-
-template <class T>
-T sigmoid_of(T x) {
-  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
-  T e = std::exp(x);
-  return e / (T(1) + e);
 }
 }  // namespace
 
@@ -68,20 +62,14 @@ void cross_entropy_backward(const T* log_probs, const int32_t* labels, T g, T* g
                             int64_t cols) {
   const T scale = g / static_cast<T>(rows);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < cols; ++j) {
-      T onehot = j == labels[r] ? T(1) : T(0);
-      glogits[r * cols + j] = scale * (std::exp(log_probs[r * cols + j]) - onehot);
-    }
+    for (int64_t j = 0; j < cols; ++j)
+      glogits[r * cols + j] = cross_entropy_grad(scale, log_probs[r * cols + j], j == labels[r]);
 }
 
 template <class T>
 T bce_with_logits(const T* x, const T* t, int64_t n) {
-  // -[t log s(x) + (1-t) log(1-s(x))] = max(x,0) - x t + log(1 + e^-|x|): finite for any x.
   double total = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    double xi = x[i], ti = t[i];
-    total += std::max(xi, 0.0) - xi * ti + std::log1p(std::exp(-std::abs(xi)));
-  }
+  for (int64_t i = 0; i < n; ++i) total += bce_term(static_cast<double>(x[i]), static_cast<double>(t[i]));
   return static_cast<T>(total / static_cast<double>(n));
 }
 
@@ -89,7 +77,7 @@ template <class T>
 void bce_with_logits_backward(const T* x, const T* t, T g, T* gx, T* gt, int64_t n) {
   const T scale = g / static_cast<T>(n);
   for (int64_t i = 0; i < n; ++i) {
-    gx[i] = scale * (sigmoid_of(x[i]) - t[i]);
+    gx[i] = bce_grad(scale, x[i], t[i]);
     if (gt) gt[i] = -scale * x[i];
   }
 }

@@ -1,33 +1,18 @@
 #pragma once
-// CUDA implementation of kernels/cpu/conv.h: the same signatures, device pointers,
-// launched on r2g2's current stream (kernels/cuda/stream.h). Errors throw r2g2::Error.
-// ---- The CPU reference's notes follow. ----
-// im2col / col2im for one NCHW image and 2-D max-pooling. Column layout is
-// [C*kh*kw, out_h*out_w] (Caffe's), row index (c*kh + i)*kw + j.
+// CUDA im2col / col2im and max-pooling (declared in kernels/conv.inc): device pointers,
+// launched on r2g2's current stream (kernels/cuda/stream.h); errors throw r2g2::Error.
+// col2im and max_pool2d_backward are deterministic (no atomics): the same inputs give
+// bitwise the same gradients on every run.
 #include <cstdint>
 
 #include "r2g2/kernels/common.h"
 
 namespace r2g2::kernels::cuda {
+#include "r2g2/kernels/conv.inc"
 
-template <class T>
-void im2col(const T* image, T* cols, const ConvGeom& g);
-// image (zeroed by the caller) += scatter of cols; the backward of im2col.
-template <class T>
-void col2im(const T* cols, T* image, const ConvGeom& g);
-// x [planes, h, w] -> y [planes, oh, ow]; arg holds the flat h*w index of each max.
-template <class T>
-void max_pool2d(const T* x, T* y, int32_t* arg, int64_t planes, int h, int w, int kernel, int stride, int oh,
-                int ow);
-// gx (zeroed by the caller) [plane, arg] += gy.
-template <class T>
-void max_pool2d_backward(const T* gy, const int32_t* arg, T* gx, int64_t planes, int h, int w, int oh,
-                         int ow);
+// ---- CUDA only: launch tuning, and whole-batch convolution (the CPU builds it from the
+// kernels above in core/ops_conv.cpp, in cache-sized chunks). ----
 
-// ---- CUDA only. ----
-// col2im and max_pool2d_backward are deterministic (no atomics): the same inputs give
-// bitwise the same gradients on every run.
-//
 // Threads per block of the four kernels above (default 256, a multiple of 32 in
 // [32, 1024]); the kernel lab sweeps it.
 void set_conv_block_size(int threads);
@@ -50,5 +35,4 @@ template <class T>
 void conv2d_backward_filter_cudnn(const T* x, const T* gy, T* gw, int64_t batch, int out_channels,
                                   const ConvGeom& g);
 bool conv2d_uses_cudnn();
-
 }  // namespace r2g2::kernels::cuda

@@ -3,9 +3,6 @@
 // the host first (strided.cuh).
 #include "r2g2/kernels/cuda/elementwise.h"
 
-#include <string>
-#include <type_traits>
-
 #include "r2g2/kernels/cuda/elementwise_kernels.cuh"
 #include "r2g2/kernels/cuda/strided.cuh"
 
@@ -23,51 +20,6 @@ void launch_unary(const T* x, T* y, int64_t n) {
 template <UnaryOp OP, class T>
 void launch_unary_backward(const T* x, const T* y, const T* gy, T* gx, int64_t n) {
   R2G2_LAUNCH((unary_backward_kernel<OP, T>), blocks_for(n), kThreads, x, y, gy, gx, n);
-}
-
-// Calls f(std::integral_constant<UnaryOp, op>) for the runtime `op`.
-template <class F>
-void with_unary(UnaryOp op, F&& f) {
-  switch (op) {
-    case UnaryOp::neg:
-      return f(std::integral_constant<UnaryOp, UnaryOp::neg>{});
-    case UnaryOp::exp:
-      return f(std::integral_constant<UnaryOp, UnaryOp::exp>{});
-    case UnaryOp::log:
-      return f(std::integral_constant<UnaryOp, UnaryOp::log>{});
-    case UnaryOp::log1p:
-      return f(std::integral_constant<UnaryOp, UnaryOp::log1p>{});
-    case UnaryOp::sqrt:
-      return f(std::integral_constant<UnaryOp, UnaryOp::sqrt>{});
-    case UnaryOp::square:
-      return f(std::integral_constant<UnaryOp, UnaryOp::square>{});
-    case UnaryOp::softplus:
-      return f(std::integral_constant<UnaryOp, UnaryOp::softplus>{});
-    case UnaryOp::sigmoid:
-      return f(std::integral_constant<UnaryOp, UnaryOp::sigmoid>{});
-    case UnaryOp::tanh:
-      return f(std::integral_constant<UnaryOp, UnaryOp::tanh>{});
-    case UnaryOp::relu:
-      return f(std::integral_constant<UnaryOp, UnaryOp::relu>{});
-    case UnaryOp::log_softplus:
-      return f(std::integral_constant<UnaryOp, UnaryOp::log_softplus>{});
-  }
-  throw Error("unary: unknown op " + std::to_string(static_cast<int>(op)));
-}
-
-template <class F>
-void with_binary(BinaryOp op, F&& f) {
-  switch (op) {
-    case BinaryOp::add:
-      return f(std::integral_constant<BinaryOp, BinaryOp::add>{});
-    case BinaryOp::sub:
-      return f(std::integral_constant<BinaryOp, BinaryOp::sub>{});
-    case BinaryOp::mul:
-      return f(std::integral_constant<BinaryOp, BinaryOp::mul>{});
-    case BinaryOp::div:
-      return f(std::integral_constant<BinaryOp, BinaryOp::div>{});
-  }
-  throw Error("binary: unknown op " + std::to_string(static_cast<int>(op)));
 }
 
 }  // namespace

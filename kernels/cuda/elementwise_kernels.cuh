@@ -1,58 +1,20 @@
 #pragma once
-// Device code of kernels/cuda/elementwise.cu (the contracts are in kernels/cpu/elementwise.h).
-// A header, so that the host emulator runs it too. One thread per output element in a
+// Device code of kernels/cuda/elementwise.cu (the contracts are in kernels/elementwise.inc,
+// the per-element formulas, shared with the CPU, in kernels/elementwise_math.h). A header,
+// so that the host emulator runs it too. One thread per output element in a
 // grid-stride loop; the op is a template parameter, so each (op, dtype) pair is its own
 // branch-free kernel.
 #include <cstdint>
 
 #include "r2g2/kernels/common.h"
-#include "r2g2/kernels/cuda/device_math.cuh"
 #include "r2g2/kernels/cuda/launch.cuh"
+#include "r2g2/kernels/elementwise_math.h"
 
 namespace r2g2::kernels::cuda::elementwise_detail {
 
 template <UnaryOp OP, class T>
-__device__ __forceinline__ T unary_of(T x) {
-  if constexpr (OP == UnaryOp::neg) return -x;
-  if constexpr (OP == UnaryOp::exp) return exp(x);
-  if constexpr (OP == UnaryOp::log) return log(x);
-  if constexpr (OP == UnaryOp::log1p) return log1p(x);
-  if constexpr (OP == UnaryOp::sqrt) return sqrt(x);
-  if constexpr (OP == UnaryOp::square) return x * x;
-  if constexpr (OP == UnaryOp::softplus) return softplus_of(x);
-  if constexpr (OP == UnaryOp::sigmoid) return sigmoid_of(x);
-  if constexpr (OP == UnaryOp::tanh) return tanh(x);
-  if constexpr (OP == UnaryOp::relu) return x > T(0) ? x : T(0);
-  if constexpr (OP == UnaryOp::log_softplus) return log_softplus_of(x);
-}
-
-// gx = gy * f'(x), with y = f(x) reused as the CPU reference does.
-template <UnaryOp OP, class T>
-__device__ __forceinline__ T unary_grad_of(T x, T y, T gy) {
-  if constexpr (OP == UnaryOp::neg) return -gy;
-  if constexpr (OP == UnaryOp::exp) return gy * y;
-  if constexpr (OP == UnaryOp::log) return gy / x;
-  if constexpr (OP == UnaryOp::log1p) return gy / (T(1) + x);
-  if constexpr (OP == UnaryOp::sqrt) return gy / (T(2) * y);
-  if constexpr (OP == UnaryOp::square) return gy * T(2) * x;
-  if constexpr (OP == UnaryOp::softplus) return gy * sigmoid_of(x);
-  if constexpr (OP == UnaryOp::sigmoid) return gy * y * (T(1) - y);
-  if constexpr (OP == UnaryOp::tanh) return gy * (T(1) - y * y);
-  if constexpr (OP == UnaryOp::relu) return x > T(0) ? gy : T(0);
-  if constexpr (OP == UnaryOp::log_softplus) return gy * log_softplus_grad(x);
-}
-
-template <BinaryOp OP, class T>
-__device__ __forceinline__ T binary_of(T a, T b) {
-  if constexpr (OP == BinaryOp::add) return a + b;
-  if constexpr (OP == BinaryOp::sub) return a - b;
-  if constexpr (OP == BinaryOp::mul) return a * b;
-  if constexpr (OP == BinaryOp::div) return a / b;
-}
-
-template <UnaryOp OP, class T>
 __global__ void unary_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) y[i] = unary_of<OP>(x[i]);
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) y[i] = unary_value<OP>(x[i]);
 }
 
 template <UnaryOp OP, class T>
@@ -61,12 +23,9 @@ __global__ void unary_backward_kernel(const T* __restrict__ x, const T* __restri
   // x or y may be unused by an op; the CPU reference is handed both, and so are we.
   for (int64_t i = global_thread(); i < n; i += grid_threads()) {
     T xi = T(0), yi = T(0);
-    if constexpr (OP == UnaryOp::log || OP == UnaryOp::log1p || OP == UnaryOp::square ||
-                  OP == UnaryOp::softplus || OP == UnaryOp::relu || OP == UnaryOp::log_softplus)
-      xi = x[i];
-    if constexpr (OP == UnaryOp::exp || OP == UnaryOp::sqrt || OP == UnaryOp::sigmoid || OP == UnaryOp::tanh)
-      yi = y[i];
-    gx[i] = unary_grad_of<OP>(xi, yi, gy[i]);
+    if constexpr (unary_grad_reads_x<OP>) xi = x[i];
+    if constexpr (unary_grad_reads_y<OP>) yi = y[i];
+    gx[i] = unary_grad<OP>(xi, yi, gy[i]);
   }
 }
 
@@ -74,7 +33,8 @@ __global__ void unary_backward_kernel(const T* __restrict__ x, const T* __restri
 template <BinaryOp OP, class T>
 __global__ void binary_1d_kernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ out,
                                  int64_t n, int64_t sa, int64_t sb) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = binary_of<OP>(a[i * sa], b[i * sb]);
+  for (int64_t i = global_thread(); i < n; i += grid_threads())
+    out[i] = binary_value<OP>(a[i * sa], b[i * sb]);
 }
 
 // General case: the output index is unravelled innermost axis first. Index is uint32_t
@@ -91,13 +51,13 @@ __global__ void binary_nd_kernel(const T* __restrict__ a, const T* __restrict__ 
       off_a += coord * static_cast<Index>(g.a_stride[d]);
       off_b += coord * static_cast<Index>(g.b_stride[d]);
     }
-    out[t] = binary_of<OP>(a[off_a], b[off_b]);
+    out[t] = binary_value<OP>(a[off_a], b[off_b]);
   }
 }
 
 template <BinaryOp OP, class T>
 __global__ void binary_scalar_kernel(const T* __restrict__ a, T s, T* __restrict__ out, int64_t n) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = binary_of<OP>(a[i], s);
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) out[i] = binary_value<OP>(a[i], s);
 }
 
 template <class T>

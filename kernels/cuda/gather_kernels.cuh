@@ -1,5 +1,5 @@
 #pragma once
-// Device code of kernels/cuda/gather.cu (the contracts are in kernels/cpu/gather.h). A
+// Device code of kernels/cuda/gather.cu (the contracts are in kernels/gather.inc). A
 // header, so that the host emulator runs it too; only gather.cu includes it.
 #include <cstdint>
 

@@ -1,8 +1,6 @@
 // Launchers of the fused optimizer updates (device code in optim_kernels.cuh).
 #include "r2g2/kernels/cuda/optim.h"
 
-#include <cmath>
-
 #include "r2g2/kernels/cuda/optim_kernels.cuh"
 
 namespace r2g2::kernels::cuda {
@@ -12,15 +10,10 @@ using namespace optim_detail;
 template <class T>
 void adam_step(T* p, const T* g, T* m, T* v, int64_t n, T lr, T beta1, T beta2, T eps, T weight_decay,
                int64_t step) {
+  const AdamBias<T> bias = adam_bias(beta1, beta2, step);  // refuses step 0 even when n = 0, as the CPU does
   if (n <= 0) return;
-  R2G2_CHECK(step >= 1, "adam_step: step counts from 1, got ", step);
-  // Bias corrections 1 - beta^t on the host in double, exactly as the CPU reference: in
-  // float, 1 - beta2^t loses digits for small t.
-  const double t = static_cast<double>(step);
-  const T bias1 = static_cast<T>(1.0 - std::pow(static_cast<double>(beta1), t));
-  const T bias2 = static_cast<T>(1.0 - std::pow(static_cast<double>(beta2), t));
   R2G2_LAUNCH(adam_kernel<T>, blocks_for(n), kThreads, p, g, m, v, n, lr, beta1, beta2, eps, weight_decay,
-              bias1, bias2);
+              bias.bias1, bias.bias2);
 }
 
 template <class T>

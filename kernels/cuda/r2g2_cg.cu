@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "r2g2/kernels/cpu/r2g2_cg.h"
+#include "r2g2/kernels/cpu/r2g2_cg.h"  // the host fallback
 #include "r2g2/kernels/cuda/r2g2_cg_kernels.cuh"
 
 namespace r2g2::kernels::cuda {

@@ -1,5 +1,5 @@
 #pragma once
-// Device code of kernels/cuda/r2g2_cg.cu (the contract is in kernels/cpu/r2g2_cg.h). A
+// Device code of kernels/cuda/r2g2_cg.cu (the contract is in kernels/r2g2_cg.inc). A
 // header, so that the host emulator runs it too.
 //
 // One thread block per system at a time, kThreads threads, every warp full (the
@@ -9,8 +9,8 @@
 // reference step for step; only the order of the sums inside a product differs.
 #include <cstdint>
 
-#include "r2g2/kernels/cpu/r2g2_cg.h"  // LatentSolve
 #include "r2g2/kernels/cuda/launch.cuh"
+#include "r2g2/kernels/r2g2_solve.h"
 
 namespace r2g2::kernels::cuda::r2g2_cg_detail {
 
@@ -147,13 +147,15 @@ __device__ void solve_system(const LatentSolve& sv, const T* W, const T* sigma, 
     apply(sv, W, s, e, b, u, t);
   }
   const double bnorm = sqrt(block_dot(b, b, k, red));
+  const bool paper = sv.settings.solver == R2G2Solver::paper;
+  const int cap = iteration_cap(sv.settings, sv.rank_bound);
   int it = 0;
   double rel = 0;
   if (bnorm == 0.0) {
     for (int i = threadIdx.x; i < k; i += blockDim.x) x[i] = 0.0;
     __syncthreads();
   } else {
-    if (sv.paper) {
+    if (paper) {
       for (int i = threadIdx.x; i < k; i += blockDim.x) x[i] = b[i];
       __syncthreads();
       apply(sv, W, s, x, Mp, u, t);
@@ -168,12 +170,12 @@ __device__ void solve_system(const LatentSolve& sv, const T* W, const T* sigma, 
     for (int i = threadIdx.x; i < k; i += blockDim.x) p[i] = r[i];
     __syncthreads();
     double rr = block_dot(r, r, k, red);
-    while (it < sv.max_iters) {
-      if (sv.paper) {
+    while (it < cap) {
+      if (paper) {
         double worst = 0;
         for (int i = threadIdx.x; i < k; i += blockDim.x) worst = fmax(worst, fabs(r[i]));
-        if (block_max(worst, red) < sv.abs_tol) break;
-      } else if (sqrt(rr) <= sv.tol * bnorm) {
+        if (block_max(worst, red) < sv.settings.abs_tol) break;
+      } else if (sqrt(rr) <= sv.settings.tol * bnorm) {
         break;
       }
       apply(sv, W, s, p, Mp, u, t);

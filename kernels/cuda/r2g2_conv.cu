@@ -1,4 +1,4 @@
-// Launchers of the batched R2-G2 conv solves (see r2g2_conv.h; the CPU reference in
+// Launchers of the batched R2-G2 conv solves (see kernels/r2g2_conv.inc; the CPU reference in
 // kernels/cpu/r2g2_conv.cpp is the specification, the device code in
 // r2g2_conv_kernels.cuh follows it step for step).
 #include "r2g2/kernels/cuda/r2g2_conv.h"
@@ -91,50 +91,50 @@ class Slots {
   std::unique_ptr<DeviceScratch<double>> memory_;
 };
 
-void check_geom(const R2G2ConvGeom& g, const char* op) {
-  R2G2_CHECK(g.d <= INT32_MAX && g.p <= INT32_MAX && g.images * g.channels <= INT32_MAX, op,
-             ": sizes out of range (N ", g.images, ", O ", g.channels, ", D ", g.d, ", P ", g.p, ")");
+void check_geom(const ConvGeom& g, const char* op) {
+  R2G2_CHECK(
+      g.patch_size() <= INT32_MAX && g.positions() <= INT32_MAX && g.images * g.out_channels <= INT32_MAX, op,
+      ": sizes out of range (N ", g.images, ", O ", g.out_channels, ", D ", g.patch_size(), ", P ",
+      g.positions(), ")");
 }
 
 }  // namespace
 
 template <class T>
 void r2g2_conv_solve_m(const T* cols, const T* sigma, const T* eps, T* beta, const R2G2SolveStats& st,
-                       const R2G2ConvGeom& g, const R2G2CGSettings& s) {
-  const int64_t systems = g.images * g.channels;
-  if (systems == 0 || g.d == 0 || g.p == 0) return;
+                       const ConvGeom& g, const R2G2Options& s) {
+  const int64_t systems = g.images * g.out_channels, D = g.patch_size(), P = g.positions();
+  if (systems == 0 || D == 0 || P == 0) return;
   check_geom(g, "r2g2_conv_solve_m");
-  const int rank_bound = static_cast<int>(std::min(g.d, g.p));
-  const int cap = s.paper ? std::min(s.max_iters, rank_bound) : rank_bound;
-  const LaunchPlan P =
-      plan(systems, static_cast<int>(g.p), static_cast<int>(g.d), std::max(cap, 0), g.d, g.p, sizeof(T));
-  const Slots slots(P);
-  allow_shared(solve_m_kernel<T>, P.shared_bytes);
-  R2G2_LAUNCH_SMEM(solve_m_kernel<T>, static_cast<unsigned>(P.blocks), kSolveThreads, P.shared_bytes, cols,
-                   sigma, eps, beta, st, g, s, P.layout, slots.get());
+  const int cap = iteration_cap(s, static_cast<int>(std::min(D, P)));
+  const LaunchPlan launch = plan(systems, static_cast<int>(P), static_cast<int>(D), cap, D, P, sizeof(T));
+  const Slots slots(launch);
+  allow_shared(solve_m_kernel<T>, launch.shared_bytes);
+  R2G2_LAUNCH_SMEM(solve_m_kernel<T>, static_cast<unsigned>(launch.blocks), kSolveThreads,
+                   launch.shared_bytes, cols, sigma, eps, beta, st, g, s, launch.layout, slots.get());
 }
 
 template <class T>
 void r2g2_conv_solve_d(const T* cols, const T* sigma, const T* eps, T* eps_star, double* gram,
-                       const R2G2SolveStats& st, const R2G2ConvGeom& g, const R2G2CGSettings& s) {
-  const int64_t systems = g.images * g.channels;
-  if (systems == 0 || g.d == 0 || g.p == 0) return;
+                       const R2G2SolveStats& st, const ConvGeom& g, const R2G2Options& s) {
+  const int64_t systems = g.images * g.out_channels, D = g.patch_size(), P = g.positions();
+  if (systems == 0 || D == 0 || P == 0) return;
   check_geom(g, "r2g2_conv_solve_d");
-  R2G2_LAUNCH(gram_kernel<T>, blocks_for(g.images * g.d * g.d), kThreads, cols, gram, g.images, g.d, g.p);
-  const int cap = static_cast<int>(std::min(g.d, g.p));
-  const LaunchPlan P =
-      plan(systems, static_cast<int>(g.d), static_cast<int>(g.d), cap, g.d, g.d, sizeof(double));
-  const Slots slots(P);
-  allow_shared(solve_d_kernel<T>, P.shared_bytes);
-  R2G2_LAUNCH_SMEM(solve_d_kernel<T>, static_cast<unsigned>(P.blocks), kSolveThreads, P.shared_bytes, gram,
-                   sigma, eps, eps_star, st, g, s, P.layout, slots.get());
+  R2G2_LAUNCH(gram_kernel<T>, blocks_for(g.images * D * D), kThreads, cols, gram, g.images, D, P);
+  const int cap = static_cast<int>(std::min(D, P));
+  const LaunchPlan launch =
+      plan(systems, static_cast<int>(D), static_cast<int>(D), cap, D, D, sizeof(double));
+  const Slots slots(launch);
+  allow_shared(solve_d_kernel<T>, launch.shared_bytes);
+  R2G2_LAUNCH_SMEM(solve_d_kernel<T>, static_cast<unsigned>(launch.blocks), kSolveThreads,
+                   launch.shared_bytes, gram, sigma, eps, eps_star, st, g, s, launch.layout, slots.get());
 }
 
 #define R2G2_INSTANTIATE(T)                                                                            \
   template void r2g2_conv_solve_m<T>(const T*, const T*, const T*, T*, const R2G2SolveStats&,          \
-                                     const R2G2ConvGeom&, const R2G2CGSettings&);                      \
+                                     const ConvGeom&, const R2G2Options&);                      \
   template void r2g2_conv_solve_d<T>(const T*, const T*, const T*, T*, double*, const R2G2SolveStats&, \
-                                     const R2G2ConvGeom&, const R2G2CGSettings&);
+                                     const ConvGeom&, const R2G2Options&);
 R2G2_INSTANTIATE(float)
 R2G2_INSTANTIATE(double)
 #undef R2G2_INSTANTIATE

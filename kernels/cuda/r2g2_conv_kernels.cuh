@@ -1,6 +1,6 @@
 #pragma once
-// Device code of kernels/cuda/r2g2_conv.cu (the contract is in kernels/cpu/r2g2_conv.h,
-// whose CPU reference this follows step for step). A header, so that the host emulator
+// Device code of kernels/cuda/r2g2_conv.cu (the contract is in kernels/r2g2_conv.inc; the
+// CPU reference kernels/cpu/r2g2_conv.cpp is followed step for step). A header, so that the host emulator
 // runs it too.
 //
 // One block of kSolveThreads threads solves one system at a time. Its float64 state is
@@ -15,10 +15,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "r2g2/kernels/cpu/r2g2_conv.h"  // R2G2ConvGeom, R2G2CGSettings, R2G2SolveStats
+#include "r2g2/kernels/common.h"
 #include "r2g2/kernels/cuda/cuda_api.h"
 #include "r2g2/kernels/cuda/group_reduce.cuh"
 #include "r2g2/kernels/cuda/launch.cuh"
+#include "r2g2/kernels/r2g2_solve.h"
 
 namespace r2g2::kernels::cuda::r2g2_conv_detail {
 
@@ -124,7 +125,8 @@ __device__ inline void reorthogonalise(const SolvePtrs& v, int n, int basis) {
 // every thread reads identically.
 template <class Apply>
 __device__ void block_cg(const Apply& apply, const SolvePtrs& v, int n, int cap, double trace,
-                         const R2G2CGSettings& s, int& iterations, double& rel_residual) {
+                         const R2G2Options& s, int& iterations, double& rel_residual) {
+  const bool paper = s.solver == R2G2Solver::paper;
   const double b_norm = sqrt(block_dot(v.r, v.r, n, v.red));
   iterations = 0;
   if (!(b_norm > 0)) {  // rhs = 0: eps* = 0
@@ -133,7 +135,7 @@ __device__ void block_cg(const Apply& apply, const SolvePtrs& v, int n, int cap,
     rel_residual = b_norm == 0 ? 0.0 : b_norm;
     return;
   }
-  if (s.paper) {
+  if (paper) {
     for (int i = threadIdx.x; i < n; i += kSolveThreads) v.x[i] = v.r[i];
     __syncthreads();
     apply(v.x, v.ap);
@@ -149,7 +151,7 @@ __device__ void block_cg(const Apply& apply, const SolvePtrs& v, int n, int cap,
   __syncthreads();
   while (iterations < cap) {
     bool done;
-    if (s.paper) {
+    if (paper) {
       int ok = 1;
       for (int i = threadIdx.x; i < n; i += kSolveThreads) ok &= fabs(v.r[i]) < s.abs_tol ? 1 : 0;
       done = __syncthreads_and(ok) != 0;
@@ -267,10 +269,10 @@ __device__ inline void write_stats(const R2G2SolveStats& st, int64_t sys, int it
 template <class T>
 __device__ void solve_m_system(const SolvePtrs& v, const SolveLayout& L, int64_t sys, const T* cols,
                                const T* sigma, const T* eps, T* beta, const R2G2SolveStats& st,
-                               const R2G2ConvGeom& g, const R2G2CGSettings& s) {
-  const int64_t n = sys / g.channels, c = sys % g.channels;
-  const int D = static_cast<int>(g.d), P = static_cast<int>(g.p);
-  const T* Xg = cols + n * g.d * g.p;
+                               const ConvGeom& g, const R2G2Options& s) {
+  const int64_t n = sys / g.out_channels, c = sys % g.out_channels;
+  const int D = static_cast<int>(g.patch_size()), P = static_cast<int>(g.positions());
+  const T* Xg = cols + n * D * P;
   const T* X = Xg;
   int ld = P;
   if (L.tile) {
@@ -280,8 +282,8 @@ __device__ void solve_m_system(const SolvePtrs& v, const SolveLayout& L, int64_t
     X = tile;
     ld = L.ld;
   }
-  const T* sc = sigma + c * g.d;
-  const T* ec = eps + c * g.d;
+  const T* sc = sigma + c * D;
+  const T* ec = eps + c * D;
   // rhs = Xᵀ (s ⊙ eps) into r; trace(K) = Σ_d s_d² |X_d|².
   double tr = 0;
   for (int d = threadIdx.x; d < D; d += kSolveThreads) {
@@ -303,7 +305,8 @@ __device__ void solve_m_system(const SolvePtrs& v, const SolveLayout& L, int64_t
   block_cg(apply, v, P, L.cap, trace, s, iterations, rel);
   for (int q = threadIdx.x; q < P; q += kSolveThreads) beta[sys * P + q] = static_cast<T>(v.x[q]);
   double star_sq = 0;
-  if (st.eps_star_sq && (iterations > 0 || s.paper)) {  // else x = 0; the paper's x0 = rhs is not
+  const bool paper = s.solver == R2G2Solver::paper;
+  if (st.eps_star_sq && (iterations > 0 || paper)) {  // else x = 0; the paper's x0 = rhs is not
     apply(v.x, v.ap);
     star_sq = block_dot(v.x, v.ap, P, v.red);  // |s ⊙ X beta|² = betaᵀ K beta
   }
@@ -315,11 +318,11 @@ __device__ void solve_m_system(const SolvePtrs& v, const SolveLayout& L, int64_t
 // block.
 template <class T>
 __global__ void __launch_bounds__(kSolveThreads)
-    solve_m_kernel(const T* cols, const T* sigma, const T* eps, T* beta, R2G2SolveStats st, R2G2ConvGeom g,
-                   R2G2CGSettings s, SolveLayout L, double* scratch) {
+    solve_m_kernel(const T* cols, const T* sigma, const T* eps, T* beta, R2G2SolveStats st, ConvGeom g,
+                   R2G2Options s, SolveLayout L, double* scratch) {
   R2G2_DYNAMIC_SHARED(double, smem);
   const SolvePtrs v = carve(L, smem, scratch + size_t(blockIdx.x) * L.slot_doubles());
-  const int64_t systems = g.images * g.channels;
+  const int64_t systems = g.images * g.out_channels;
   for (int64_t sys = blockIdx.x; sys < systems; sys += gridDim.x) {
     solve_m_system(v, L, sys, cols, sigma, eps, beta, st, g, s);
     __syncthreads();  // the next system overwrites this one's state
@@ -343,10 +346,10 @@ __global__ void gram_kernel(const T* cols, double* gram, int64_t images, int64_t
 template <class T>
 __device__ void solve_d_system(const SolvePtrs& v, const SolveLayout& L, int64_t sys, const double* gram,
                                const T* sigma, const T* eps, T* eps_star, const R2G2SolveStats& st,
-                               const R2G2ConvGeom& g, const R2G2CGSettings& s) {
-  const int64_t n = sys / g.channels, c = sys % g.channels;
-  const int D = static_cast<int>(g.d);
-  const double* Gg = gram + n * g.d * g.d;
+                               const ConvGeom& g, const R2G2Options& s) {
+  const int64_t n = sys / g.out_channels, c = sys % g.out_channels;
+  const int D = static_cast<int>(g.patch_size());
+  const double* Gg = gram + n * D * D;
   const double* G = Gg;
   int ld = D;
   if (L.tile) {
@@ -356,8 +359,8 @@ __device__ void solve_d_system(const SolvePtrs& v, const SolveLayout& L, int64_t
     G = tile;
     ld = L.ld;
   }
-  const T* sc = sigma + c * g.d;
-  const T* ec = eps + c * g.d;
+  const T* sc = sigma + c * D;
+  const T* ec = eps + c * D;
   double tr = 0;
   for (int i = threadIdx.x; i < D; i += kSolveThreads) {
     const double si = sc[i];
@@ -370,8 +373,8 @@ __device__ void solve_d_system(const SolvePtrs& v, const SolveLayout& L, int64_t
   apply(v.x, v.r);  // rhs = M eps
   int iterations = 0;
   double rel = 0;
-  R2G2CGSettings cg = s;
-  cg.paper = false;
+  R2G2Options cg = s;
+  cg.solver = R2G2Solver::cg;  // the paper's solver exists only in m-space
   block_cg(apply, v, D, L.cap, trace, cg, iterations, rel);
   for (int i = threadIdx.x; i < D; i += kSolveThreads) eps_star[sys * D + i] = static_cast<T>(v.x[i]);
   write_stats(st, sys, iterations, rel, block_dot(v.x, v.x, D, v.red));
@@ -380,10 +383,10 @@ __device__ void solve_d_system(const SolvePtrs& v, const SolveLayout& L, int64_t
 template <class T>
 __global__ void __launch_bounds__(kSolveThreads)
     solve_d_kernel(const double* gram, const T* sigma, const T* eps, T* eps_star, R2G2SolveStats st,
-                   R2G2ConvGeom g, R2G2CGSettings s, SolveLayout L, double* scratch) {
+                   ConvGeom g, R2G2Options s, SolveLayout L, double* scratch) {
   R2G2_DYNAMIC_SHARED(double, smem);
   const SolvePtrs v = carve(L, smem, scratch + size_t(blockIdx.x) * L.slot_doubles());
-  const int64_t systems = g.images * g.channels;
+  const int64_t systems = g.images * g.out_channels;
   for (int64_t sys = blockIdx.x; sys < systems; sys += gridDim.x) {
     solve_d_system(v, L, sys, gram, sigma, eps, eps_star, st, g, s);
     __syncthreads();  // the next system overwrites this one's state

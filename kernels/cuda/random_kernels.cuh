@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "r2g2/kernels/cuda/launch.cuh"
+#include "r2g2/kernels/philox_math.h"
 
 namespace r2g2::kernels::cuda::random_detail {
 
@@ -11,20 +12,10 @@ struct Block4 {
   uint32_t r[4];
 };
 
+// Philox block `block` of the stream keyed (k0, k1): counter {lo32(block), hi32(block), 0, 0}.
 __device__ __forceinline__ Block4 philox(uint64_t block, uint32_t k0, uint32_t k1) {
-  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
   uint32_t c0 = static_cast<uint32_t>(block), c1 = static_cast<uint32_t>(block >> 32), c2 = 0, c3 = 0;
-#pragma unroll
-  for (int round = 0; round < 10; ++round) {
-    const uint32_t hi0 = __umulhi(M0, c0), lo0 = M0 * c0;
-    const uint32_t hi1 = __umulhi(M1, c2), lo1 = M1 * c2;
-    c0 = hi1 ^ c1 ^ k0;
-    c1 = lo1;
-    c2 = hi0 ^ c3 ^ k1;
-    c3 = lo0;
-    k0 += W0;
-    k1 += W1;
-  }
+  philox4x32_10_rounds(c0, c1, c2, c3, k0, k1);
   return {{c0, c1, c2, c3}};
 }
 
@@ -37,13 +28,12 @@ template <class T>
 __global__ void philox_normal_kernel(uint32_t k0, uint32_t k1, uint64_t offset, T* __restrict__ out,
                                      int64_t n, uint64_t first_block, int64_t n_blocks) {
   constexpr double two_pi = 6.283185307179586476925286766559;
-  constexpr double inv_2_32 = 1.0 / 4294967296.0;
   for (int64_t b = global_thread(); b < n_blocks; b += grid_threads()) {
     const uint64_t block = first_block + static_cast<uint64_t>(b);
     const Block4 r = philox(block, k0, k1);
     double u[4];
 #pragma unroll
-    for (int j = 0; j < 4; ++j) u[j] = (static_cast<double>(r.r[j]) + 0.5) * inv_2_32;
+    for (int j = 0; j < 4; ++j) u[j] = philox_uniform(r.r[j]);
     const double rad0 = sqrt(-2.0 * log(u[0])), rad1 = sqrt(-2.0 * log(u[2]));
     const double normal[4] = {rad0 * cos(two_pi * u[1]), rad0 * sin(two_pi * u[1]), rad1 * cos(two_pi * u[3]),
                               rad1 * sin(two_pi * u[3])};

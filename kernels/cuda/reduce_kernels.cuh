@@ -1,5 +1,5 @@
 #pragma once
-// Device code of kernels/cuda/reduce.cu (the contracts are in kernels/cpu/reduce.h); the
+// Device code of kernels/cuda/reduce.cu (the contracts are in kernels/reduce.inc); the
 // sums live in sum_impl.cuh, shared with softmax.cu. A header, so that the host emulator
 // runs it too.
 #include <cmath>

@@ -1,12 +1,13 @@
 #pragma once
-// Device code of kernels/cuda/softmax.cu (the contracts are in kernels/cpu/softmax.h); the
-// loss totals go through sum_impl.cuh. A header, so that the host emulator runs it too.
+// Device code of kernels/cuda/softmax.cu (the contracts are in kernels/softmax.inc, the
+// per-element pieces, shared with the CPU, in kernels/loss_math.h); the loss totals go
+// through sum_impl.cuh. A header, so that the host emulator runs it too.
 #include <cmath>
 #include <cstdint>
 
-#include "r2g2/kernels/cuda/device_math.cuh"
 #include "r2g2/kernels/cuda/group_reduce.cuh"
 #include "r2g2/kernels/cuda/launch.cuh"
+#include "r2g2/kernels/loss_math.h"
 
 namespace r2g2::kernels::cuda::softmax_detail {
 
@@ -78,8 +79,7 @@ __global__ void cross_entropy_backward_kernel(const T* __restrict__ log_probs,
   const int64_t n = rows * cols;
   for (int64_t t = global_thread(); t < n; t += grid_threads()) {
     const int64_t r = t / cols, j = t - r * cols;
-    const T onehot = j == labels[r] ? T(1) : T(0);
-    glogits[t] = scale * (exp(log_probs[t]) - onehot);
+    glogits[t] = cross_entropy_grad(scale, log_probs[t], j == labels[r]);
   }
 }
 
@@ -89,8 +89,7 @@ struct BceTerm {
   const T* x;
   const T* t;
   __device__ double operator()(int64_t i) const {
-    const double xi = x[i], ti = t[i];
-    return fmax(xi, 0.0) - xi * ti + log1p(exp(-fabs(xi)));
+    return bce_term(static_cast<double>(x[i]), static_cast<double>(t[i]));
   }
 };
 
@@ -98,7 +97,7 @@ template <class T>
 __global__ void bce_backward_kernel(const T* __restrict__ x, const T* __restrict__ t, T scale,
                                     T* __restrict__ gx, T* __restrict__ gt, int64_t n) {
   for (int64_t i = global_thread(); i < n; i += grid_threads()) {
-    gx[i] = scale * (sigmoid_of(x[i]) - t[i]);
+    gx[i] = bce_grad(scale, x[i], t[i]);
     if (gt) gt[i] = -scale * x[i];
   }
 }

@@ -26,7 +26,7 @@ R2G2Options solver(R2G2Solver s) {
 
 // Runs the m-space kernel directly (solve_eps_star picks the D x D form when D < P, and
 // the P x P form must also be right on its singular K there). Returns eps* [N, O, D].
-Tensor solve_m_direct(const Problem& pr, const kernels::R2G2CGSettings& s, std::vector<int32_t>* iters) {
+Tensor solve_m_direct(const Problem& pr, const R2G2Options& s, std::vector<int32_t>* iters) {
   Tensor cols = pr.cols.to(DType::f64).contiguous(), sigma = pr.sigma.to(DType::f64).contiguous(),
          eps = pr.eps.to(DType::f64).contiguous();
   Tensor beta = Tensor::empty({pr.n, pr.o, pr.p}, DType::f64);
@@ -34,7 +34,8 @@ Tensor solve_m_direct(const Problem& pr, const kernels::R2G2CGSettings& s, std::
   std::vector<double> res(it.size()), sq(it.size());
   kernels::R2G2SolveStats st{it.data(), res.data(), sq.data()};
   kernels::cpu::r2g2_conv_solve_m<double>(cols.data<double>(), sigma.data<double>(), eps.data<double>(),
-                                          beta.data<double>(), st, {pr.n, pr.o, pr.d, pr.p}, s);
+                                          beta.data<double>(), st,
+                                          kernels::im2col_matrices_geom(pr.n, pr.o, pr.d, pr.p), s);
   for (double r : res) CHECK(std::isfinite(r));
   if (iters) *iters = it;
   ConvEpsStar e;
@@ -102,7 +103,7 @@ TEST_CASE("conv solve: the P x P form is right on a singular K and stops at the 
     std::vector<int> rank;
     Tensor oracle = eps_star_projection_f64(pr.cols, pr.sigma, pr.eps, &rank);
     std::vector<int32_t> iters;
-    kernels::R2G2CGSettings s;
+    R2G2Options s;
     Tensor got = solve_m_direct(pr, s, &iters);
     CHECK(max_system_rel_err(got, oracle) < 1e-5);
     for (size_t i = 0; i < iters.size(); ++i) {

@@ -6,6 +6,8 @@
 #include "estimators/estimator_test_util.h"
 #include "r2g2/estimators/r2g2_latent.h"
 #include "r2g2/kernels/cpu/r2g2_cg.h"
+#include "r2g2/kernels/cpu/r2g2_exact.h"
+#include "r2g2/kernels/runtime/hash.h"
 
 using namespace r2g2;
 
@@ -15,13 +17,8 @@ namespace {
 // float32 holds it exactly and the rank deficiency is exact, not up to rounding.
 Tensor low_rank(int m, int D, int r, uint64_t seed, DType dt) {
   std::vector<double> U(m * r), V(r * D), W(m * D, 0.0);
-  uint64_t s = seed * 2654435761u + 7;
-  auto next = [&]() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return static_cast<double>(static_cast<int>(s % 5) - 2);
-  };
+  auto stream = Xorshift64::from_state(seed * 2654435761u + 7);
+  auto next = [&]() { return static_cast<double>(static_cast<int>(stream.next() % 5) - 2); };
   for (auto& u : U) u = next();
   for (auto& v : V) v = next();
   for (int i = 0; i < m; ++i)
@@ -109,7 +106,7 @@ TEST_CASE("CG on a singular K stops at the rank and does not drift (m = 200, D =
   s.m = m;
   s.D = D;
   s.d_space = false;
-  s.max_iters = 50;
+  s.rank_bound = 50;
   std::vector<int32_t> iters(N);
   std::vector<double> res(N);
   kernels::cpu::r2g2_latent_cg<float>(s, W.data<float>(), sigma.data<float>(), eps.data<float>(),
@@ -127,7 +124,7 @@ TEST_CASE("CG on a singular K stops at the rank and does not drift (m = 200, D =
   for (int n = 0; n < N; ++n) CHECK(iters[n] <= 21);
 }
 
-TEST_CASE("the iteration cap is honoured and a truncated solve is reported by its residual") {
+TEST_CASE("the rank-bound cap is honoured and a truncated solve is reported by its residual") {
   Tensor W = test::uniform({30, 40}, 1, -1, 1, DType::f64);
   Tensor sigma = test::uniform({2, 40}, 2, 0.01, 2.0, DType::f64),
          eps = Tensor::randn({2, 40}, 3, 0, DType::f64);
@@ -135,7 +132,7 @@ TEST_CASE("the iteration cap is honoured and a truncated solve is reported by it
   s.systems = 2;
   s.m = 30;
   s.D = 40;
-  s.max_iters = 3;
+  s.rank_bound = 3;
   std::vector<int32_t> it(2);
   std::vector<double> res(2);
   Tensor out = Tensor::empty({2, 40}, DType::f64);
@@ -287,7 +284,7 @@ TEST_CASE("pivoted Cholesky: P^T A P = L L^T and the rank of exactly low-rank ma
   }
 }
 
-TEST_CASE("direct float64 solve equals the eigen oracle in both spaces, incl. rank-deficient systems") {
+TEST_CASE("direct float64 solve equals the projection oracle in both spaces, incl. rank-deficient systems") {
   struct Case {
     int m, D, rank;
     bool d_space;
@@ -336,7 +333,7 @@ TEST_CASE("ill-conditioned systems CG cannot finish within the rank bound are fi
     s.m = c.m;
     s.D = c.D;
     s.d_space = std::string(c.space) == "D-space";
-    s.max_iters = c.rank < 0 ? std::min(c.m, c.D) : c.rank;
+    s.rank_bound = c.rank < 0 ? std::min(c.m, c.D) : c.rank;
     std::vector<int32_t> it(N);
     std::vector<double> res(N);
     Tensor raw = Tensor::empty({N, c.D});
@@ -354,6 +351,6 @@ TEST_CASE("ill-conditioned systems CG cannot finish within the rank bound are fi
     CHECK(per_system_rel(raw, want.eps_star) > 1e-5);  // what plain CG at the cap would have given
     R2G2Diagnostics d = summarize(got, eps);
     CHECK(d.max_relative_residual <= 1e-6);
-    CHECK(d.max_iterations <= s.max_iters);
+    CHECK(d.max_iterations <= s.rank_bound);
   }
 }

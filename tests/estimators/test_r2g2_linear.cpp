@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "estimators/estimator_test_util.h"
-#include "r2g2/kernels/cpu/r2g2_cg.h"
+#include "r2g2/kernels/cpu/r2g2_exact.h"
 #include "r2g2/layers/bayes_linear.h"
 
 using namespace r2g2;

@@ -156,7 +156,7 @@ TEST_CASE("CUDA batched CG kernel: singular K at the rank bound, opt-in shared m
     s.m = c.m;
     s.D = c.D;
     s.d_space = c.d_space;
-    s.max_iters = c.cap;
+    s.rank_bound = c.cap;
     Tensor want = Tensor::empty({c.N, c.D});
     std::vector<int32_t> it_cpu(c.N);
     std::vector<double> res_cpu(c.N);

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "gpu_test_util.h"
+#include "r2g2/kernels/cases/conv.h"
+#include "r2g2/kernels/cases/gemm.h"
 #include "r2g2/kernels/cpu/conv.h"
 #include "r2g2/kernels/cpu/gemm.h"
 #include "test_util.h"
@@ -28,7 +30,6 @@ namespace {
 namespace kc = kernels::cuda;
 namespace kh = kernels::cpu;
 using kernels::ConvGeom;
-using test::conv_geom;
 
 // Deterministic values in [-1, 1) as a host vector (this suite's stream: salt 11).
 template <class T>
@@ -101,10 +102,8 @@ void check_gemm(Fn gpu, bool ta, bool tb, int64_t m, int64_t n, int64_t k, int64
   CHECK(padding_kept);
 }
 
-struct Size3 {
-  int64_t m, n, k;
-};
-const Size3 kOddSizes[] = {{1, 1, 1}, {7, 5, 3}, {33, 65, 17}, {130, 67, 131}, {5, 300, 9}};
+// The odd sizes of the case table the emulated tests and the kernel lab share.
+const std::vector<kernels::cases::GemmSize>& kOddSizes = kernels::cases::test_gemm_sizes();
 
 template <class T>
 void gemm_all_variants() {
@@ -223,9 +222,9 @@ TEST_CASE("cuda gemm: float32 is not computed in TF32 unless allowed") {
 #if R2G2_WITH_CUDA
 namespace {
 
-const ConvGeom kGeoms[] = {conv_geom(1, 1, 1, 1, 1, 1, 0), conv_geom(3, 7, 9, 3, 3, 1, 1),
-                           conv_geom(2, 8, 8, 3, 2, 2, 0), conv_geom(4, 11, 6, 5, 3, 3, 2),
-                           conv_geom(2, 5, 5, 5, 5, 1, 4), conv_geom(16, 33, 35, 3, 3, 2, 1)};
+// The geometries of the case table the emulated tests and the kernel lab share; the last
+// one has more than one block per launch.
+const std::vector<ConvGeom>& kGeoms = kernels::cases::test_conv_geoms();
 
 template <class T>
 void im2col_cases() {
@@ -413,7 +412,7 @@ TEST_CASE("cuda conv2d forward / backward data / backward filter (cuDNN or fallb
   conv_cases<float>();
   conv_cases<double>();
   // Deterministic: a second identical call gives the same bits.
-  const ConvGeom& g = kGeoms[5];
+  const ConvGeom& g = kGeoms.back();
   const CpuConv<float> ref{g, 2, 4};
   const auto x = values<float>(2 * ref.in_image(), 61), gy = values<float>(2 * ref.out_image(), 62);
   Tensor dx = to_device(x), dgy = to_device(gy),

@@ -238,7 +238,7 @@ TEST_CASE("LatentLinear: modes, estimators, unsupported estimators raise clear e
   CHECK(layer.kl().item() == 0.0);
   CHECK_THROWS_WITH_AS(layer.forward(mu, test::uniform({3, 5}, 1), g1), doctest::Contains("[3, 5]"), Error);
   GaussianLatent head(7, 4, {true, WeightInit::glorot, 3, DType::f64});
-  auto [zm, zs] = head.forward(test::uniform({2, 7}, 5));
+  auto [zm, zs] = head.mu_and_sigma(test::uniform({2, 7}, 5));
   CHECK(zm.shape() == Shape{2, 4});
   for (double v : zs.to_vector()) CHECK(v > 0.0);
   CHECK(std::abs(GaussianLatent::kl_to_standard_normal(Tensor::zeros({2, 4}, DType::f64),

@@ -12,6 +12,7 @@
 
 #include "r2g2/core/data/data_file.h"
 #include "r2g2/core/error.h"
+#include "r2g2/kernels/runtime/hash.h"
 
 namespace r2g2::test {
 
@@ -50,13 +51,8 @@ inline std::vector<uint8_t> read_raw(const std::string& path) {
 // Deterministic bytes (xorshift), so that gzip cannot shrink them much.
 inline std::vector<uint8_t> noise_bytes(size_t n, uint64_t seed) {
   std::vector<uint8_t> v(n);
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (auto& b : v) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    b = static_cast<uint8_t>(s >> 32);
-  }
+  Xorshift64 stream(seed, 1);
+  for (auto& b : v) b = static_cast<uint8_t>(stream.next() >> 32);
   return v;
 }
 

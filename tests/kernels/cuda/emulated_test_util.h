@@ -10,16 +10,15 @@
 #include <vector>
 
 #include "emulator/cuda_emulator.h"
+#include "r2g2/kernels/cases/sizes.h"
 #include "test_util.h"
 
 namespace r2g2::test::emulated {
 
-// Sizes that sit on either side of the warp (32), the block (256) and typical tile
-// boundaries, plus 1; empty (0) is added by the suites where it is legal.
-inline const std::vector<int64_t>& awkward_sizes() {
-  static const std::vector<int64_t> sizes{1, 31, 32, 33, 255, 256, 257, 1025};
-  return sizes;
-}
+// The sizes on either side of the warp, block and tile boundaries, from the case tables
+// that the kernel lab shares (kernels/cases/sizes.h).
+using r2g2::kernels::cases::awkward_sizes;
+using r2g2::kernels::cases::with_empty;
 
 // Deterministic values in [lo, hi) from the shared xorshift stream, salted per suite.
 template <class T>

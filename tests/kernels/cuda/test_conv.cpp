@@ -10,6 +10,7 @@
 // First, so that what follows sees the emulator in place of the CUDA runtime.
 #include "r2g2/core/cuda/allocator_impl.h"
 #include "r2g2/core/cuda_backend.h"
+#include "r2g2/kernels/cases/conv.h"
 #include "r2g2/kernels/cpu/conv.h"
 #include "r2g2/kernels/cuda/conv.cu"
 #include "kernels/cuda/gemm_conv_test_util.h"
@@ -25,13 +26,8 @@ using r2g2::test::contains;
 using r2g2::test::conv_geom;
 using r2g2::test::error_of;
 
-// Channels, size, kernel (square and not), stride (also past the kernel, leaving pixels
-// no window covers), padding (up to kernel - 1, so that some windows hold only padding);
-// the last one has more than one block per launch.
-const ConvGeom kGeoms[] = {conv_geom(1, 1, 1, 1, 1, 1, 0),   conv_geom(3, 7, 9, 3, 3, 1, 1),
-                           conv_geom(2, 8, 8, 3, 2, 2, 0),   conv_geom(4, 11, 6, 5, 3, 3, 2),
-                           conv_geom(2, 5, 5, 5, 5, 1, 4),   conv_geom(2, 9, 8, 2, 2, 3, 1),
-                           conv_geom(16, 33, 35, 3, 3, 2, 1)};
+// The geometries of the case table the kernel lab shares (kernels/cases/conv.h).
+const std::vector<ConvGeom>& kGeoms = r2g2::kernels::cases::test_conv_geoms();
 
 // Restores the conv launch block size when a case ends, passed or not.
 struct BlockSize {
@@ -128,12 +124,7 @@ TEST_CASE("conv geometry errors are refused before anything is launched") {
 
 // ---- max-pooling -------------------------------------------------------------------------
 
-struct PoolCase {
-  int64_t planes;
-  int h, w, kernel, stride;
-  bool ties, nan;
-  int threads;  // launch block size; the backward runs one warp per plane
-};
+using r2g2::kernels::cases::PoolCase;
 
 template <class T>
 void pool_case(const PoolCase& c) {
@@ -178,17 +169,12 @@ void pool_case(const PoolCase& c) {
 }
 
 TEST_CASE("conv max_pool2d forward and backward equal the CPU bitwise: ties, overlaps, NaN, warp grouping") {
-  pool_case<float>({5, 6, 7, 2, 2, false, false, 256});
-  pool_case<double>({5, 6, 7, 2, 2, true, false, 32});
-  pool_case<float>({3, 9, 9, 3, 1, true, false, 32});  // stride 1: every interior pixel in 9 windows
-  pool_case<double>({3, 9, 9, 3, 1, true, false, 32});
-  pool_case<double>({4, 7, 8, 3, 2, true, false, 64});     // overlapping windows with ties
-  pool_case<double>({2, 40, 40, 2, 2, true, false, 64});   // > 32 outputs per plane: several warp chunks
-  pool_case<float>({17, 40, 40, 2, 2, false, true, 256});  // planes % 8 != 0: idle warps in the last block
-  pool_case<float>({1, 1, 1, 1, 1, false, false, 256});
-  pool_case<double>({2, 64, 33, 4, 3, true, false, 96});
-  pool_case<float>({3, 5, 5, 5, 5, false, true, 32});   // a single window holding both NaNs
-  pool_case<double>({2, 9, 8, 2, 3, true, false, 64});  // stride past the kernel: gaps between windows
+  for (const PoolCase& c : r2g2::kernels::cases::test_pool_cases()) {
+    if (c.f64)
+      pool_case<double>(c);
+    else
+      pool_case<float>(c);
+  }
 }
 
 // ---- kernels on small grids --------------------------------------------------------------

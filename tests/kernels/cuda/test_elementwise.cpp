@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "r2g2/kernels/cases/elementwise.h"
 #include "r2g2/kernels/cpu/elementwise.h"
 #include "kernels/cuda/emulated_test_util.h"
 
@@ -31,10 +32,19 @@ using r2g2::kernels::Strided2;
 using r2g2::kernels::UnaryOp;
 using namespace r2g2::test::emulated;
 
-constexpr UnaryOp kUnaryOps[] = {UnaryOp::neg,  UnaryOp::exp,    UnaryOp::log,         UnaryOp::log1p,
-                                 UnaryOp::sqrt, UnaryOp::square, UnaryOp::softplus,    UnaryOp::sigmoid,
-                                 UnaryOp::tanh, UnaryOp::relu,   UnaryOp::log_softplus};
-constexpr BinaryOp kBinaryOps[] = {BinaryOp::add, BinaryOp::sub, BinaryOp::mul, BinaryOp::div};
+namespace cases = r2g2::kernels::cases;
+
+// Every op, from the case table the kernel lab shares.
+std::vector<UnaryOp> unary_ops() {
+  std::vector<UnaryOp> ops;
+  for (const auto& c : cases::unary_ops()) ops.push_back(c.op);
+  return ops;
+}
+std::vector<BinaryOp> binary_ops() {
+  std::vector<BinaryOp> ops;
+  for (const auto& c : cases::binary_ops()) ops.push_back(c.op);
+  return ops;
+}
 
 template <class T>
 bool identical(T a, T b) {
@@ -72,7 +82,7 @@ std::vector<T> unary_inputs(UnaryOp op, int64_t n, uint64_t seed) {
 
 TEST_CASE_TEMPLATE("elementwise: every unary op, forward and backward, equals the CPU reference", T, float,
                    double) {
-  for (UnaryOp op : kUnaryOps) {
+  for (UnaryOp op : unary_ops()) {
     CAPTURE(static_cast<int>(op));
     for (int64_t n : awkward_sizes()) {
       CAPTURE(n);
@@ -162,7 +172,7 @@ TEST_CASE_TEMPLATE(
     const int64_t n = numel(geom.shape);
     const auto a = values<T>(extent(geom.shape, geom.a_stride), 3),
                b = values<T>(extent(geom.shape, geom.b_stride), 4, 0.5, 2.0);
-    for (BinaryOp op : kBinaryOps) {
+    for (BinaryOp op : binary_ops()) {
       CAPTURE(static_cast<int>(op));
       std::vector<T> out(n), out_ref(n);
       const int64_t launches = r2g2_emu::launch_count();
@@ -220,7 +230,7 @@ TEST_CASE_TEMPLATE("elementwise: offsets past 2^32 take the 64-bit index path an
   Geometry geom{"rows far apart", {rows, cols}, {far, 1}, {cols, 1}, "binary_nd_kernel<OP, T, int64_t>"};
   const Strided2 g = strided(geom);
   const auto b = values<T>(rows * cols, 5, 0.5, 2.0);
-  for (BinaryOp op : kBinaryOps) {
+  for (BinaryOp op : binary_ops()) {
     std::vector<T> out(rows * cols), out_ref(rows * cols);
     const int64_t wide = r2g2_emu::launches_of(geom.kernel);
     gpu::binary(op, a, b.data(), out.data(), g);
@@ -242,7 +252,7 @@ TEST_CASE_TEMPLATE("elementwise: binary_scalar, fill and axpy equal the CPU refe
   for (int64_t n : awkward_sizes()) {
     CAPTURE(n);
     const auto a = values<T>(n, 6);
-    for (BinaryOp op : kBinaryOps) {
+    for (BinaryOp op : binary_ops()) {
       for (T s : {T(-0.37), T(0)}) {
         std::vector<T> out(n), out_ref(n);
         gpu::binary_scalar(op, a.data(), s, out.data(), n);
@@ -341,7 +351,7 @@ TEST_CASE("elementwise: copy_strided of views equals the CPU reference") {
 
 // Leading dimensions wider than the rows, so the padding between rows must stay as it was.
 TEST_CASE_TEMPLATE("elementwise: copy_2d between padded rows equals the CPU reference", T, float, double) {
-  for (int64_t rows : {1, 3, 33}) {
+  for (int64_t rows : cases::test_row_counts()) {
     for (int64_t cols : awkward_sizes()) {
       if (rows * cols > 4096) continue;
       CAPTURE(rows);
@@ -359,11 +369,11 @@ TEST_CASE_TEMPLATE("elementwise: copy_2d between padded rows equals the CPU refe
 TEST_CASE("elementwise: empty inputs launch nothing") {
   const int64_t before = r2g2_emu::launch_count();
   for (int64_t n : {int64_t{0}, int64_t{-1}}) {
-    for (UnaryOp op : kUnaryOps) {
+    for (UnaryOp op : unary_ops()) {
       gpu::unary<float>(op, nullptr, nullptr, n);
       gpu::unary_backward<double>(op, nullptr, nullptr, nullptr, nullptr, n);
     }
-    for (BinaryOp op : kBinaryOps) gpu::binary_scalar<float>(op, nullptr, 1.0f, nullptr, n);
+    for (BinaryOp op : binary_ops()) gpu::binary_scalar<float>(op, nullptr, 1.0f, nullptr, n);
     gpu::fill<float>(nullptr, 1.0f, n);
     gpu::fill<int32_t>(nullptr, 1, n);
     gpu::axpy<double>(2.0, nullptr, nullptr, n);

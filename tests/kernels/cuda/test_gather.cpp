@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "r2g2/kernels/cases/gather.h"
 #include "r2g2/kernels/cpu/gather.h"
 #include "kernels/cuda/emulated_test_util.h"
 
@@ -18,6 +19,7 @@ namespace {
 
 namespace cpu = r2g2::kernels::cpu;
 namespace gpu = r2g2::kernels::cuda;
+namespace cases = r2g2::kernels::cases;
 using namespace r2g2::test::emulated;
 
 
@@ -32,10 +34,8 @@ std::vector<int32_t> indices(int64_t n, int64_t rows, uint64_t seed) {
 }
 
 TEST_CASE_TEMPLATE("gather: gather_rows equals the CPU reference", T, float, double, int32_t) {
-  auto sizes = awkward_sizes();
-  sizes.insert(sizes.begin(), 0);
-  for (int64_t n_index : sizes) {
-    for (int64_t row_len : {0, 1, 5, 257}) {
+  for (int64_t n_index : cases::test_index_counts()) {
+    for (int64_t row_len : cases::test_gather_row_lengths()) {
       if (row_len == 257 && n_index > 33) continue;  // a long row once is enough
       CAPTURE(n_index);
       CAPTURE(row_len);
@@ -87,10 +87,8 @@ TEST_CASE_TEMPLATE(
     "gather: scatter_add_rows adds repeated rows in order of i (emulated sort: std::stable_sort "
     "stands in for CUB's DeviceRadixSort)",
     T, float, double) {
-  auto sizes = awkward_sizes();
-  sizes.insert(sizes.begin(), 0);
-  for (int64_t n_index : sizes) {
-    for (int64_t row_len : {0, 1, 5}) {
+  for (int64_t n_index : cases::test_index_counts()) {
+    for (int64_t row_len : cases::test_scatter_row_lengths()) {
       CAPTURE(n_index);
       CAPTURE(row_len);
       // Few rows, so that every row is picked many times; the gradients differ wildly in

@@ -9,6 +9,7 @@
 // cuBLAS computes exactly the CPU reference's call, so results must agree bitwise.
 #include "emulator/cuda_emulator.h"
 // First, so that what follows sees the emulator in place of the CUDA runtime.
+#include "r2g2/kernels/cases/gemm.h"
 #include "r2g2/kernels/cpu/gemm.h"
 #include "r2g2/kernels/cuda/gemm.cu"
 #include "kernels/cuda/gemm_conv_test_util.h"
@@ -36,11 +37,10 @@ std::vector<T> make_c(int64_t rows, int64_t n, int64_t ldc, T beta, uint64_t see
   return c;
 }
 
-struct Size3 {
-  int64_t m, n, k;
-};
-// Non-square throughout, so that a swapped m and n or a wrong transpose cannot cancel out.
-const Size3 kOddSizes[] = {{1, 1, 1}, {7, 5, 3}, {33, 65, 17}, {130, 67, 131}, {5, 300, 9}, {257, 1, 31}};
+using Size3 = r2g2::kernels::cases::GemmSize;
+// Non-square throughout (kernels/cases/gemm.h), so that a swapped m and n or a wrong
+// transpose cannot cancel out.
+const std::vector<Size3>& kOddSizes = r2g2::kernels::cases::test_gemm_sizes();
 
 TEST_CASE_TEMPLATE("gemm: every transpose, odd sizes and padded rows equal the CPU gemm bitwise", T, float,
                    double) {

@@ -11,6 +11,7 @@
 #include <limits>
 #include <vector>
 
+#include "r2g2/kernels/cases/optim.h"
 #include "r2g2/kernels/cpu/optim.h"
 #include "kernels/cuda/emulated_test_util.h"
 
@@ -18,6 +19,7 @@ namespace {
 
 namespace cpu = r2g2::kernels::cpu;
 namespace gpu = r2g2::kernels::cuda;
+namespace cases = r2g2::kernels::cases;
 namespace detail = r2g2::kernels::cuda::optim_detail;
 using namespace r2g2::test::emulated;
 
@@ -44,14 +46,16 @@ struct Twin {
 };
 
 TEST_CASE_TEMPLATE("optim: Adam equals the CPU reference step after step", T, float, double) {
-  const T lr = T(1e-3), beta1 = T(0.9), beta2 = T(0.999), eps = T(1e-8);
-  for (T weight_decay : {T(0), T(0.01)}) {
+  const cases::AdamCase h;
+  const T lr = T(h.lr), beta1 = T(h.beta1), beta2 = T(h.beta2), eps = T(h.eps);
+  for (double decay : cases::test_adam_weight_decays()) {
+    const T weight_decay = T(decay);
     CAPTURE(weight_decay);
     for (int64_t n : awkward_sizes()) {
       CAPTURE(n);
       Twin<T> dev(n), ref(n);
       // Early steps, where the bias corrections matter most, then a late one.
-      for (int64_t step : {1, 2, 1000}) {
+      for (int64_t step : cases::test_adam_steps()) {
         CAPTURE(step);
         const auto g = values<T>(n, 100 + static_cast<uint64_t>(step), -2.0, 2.0);
         gpu::adam_step(dev.p.data(), g.data(), dev.m.data(), dev.v.data(), n, lr, beta1, beta2, eps,

@@ -17,6 +17,7 @@ namespace cpu = r2g2::kernels::cpu;
 namespace gpu = r2g2::kernels::cuda;
 namespace detail = r2g2::kernels::cuda::r2g2_cg_detail;
 using r2g2::kernels::LatentSolve;
+using r2g2::kernels::R2G2Solver;
 using namespace r2g2::test::emulated;
 
 template <class T>
@@ -83,15 +84,18 @@ Result run_cpu(const Problem<T>& p, const LatentSolve& s) {
   return run_solver(p, s, cpu::r2g2_latent_cg<T>);
 }
 
-LatentSolve solve_for(int64_t N, int m, int D, bool d_space, int max_iters) {
+// cg capped at rank_bound iterations (the paper's solver also at settings.max_iters).
+LatentSolve solve_for(int64_t N, int m, int D, bool d_space, int rank_bound) {
   LatentSolve s;
   s.systems = N;
   s.m = m;
   s.D = D;
   s.d_space = d_space;
-  s.max_iters = max_iters;
+  s.rank_bound = rank_bound;
   return s;
 }
+
+int cap_of(const LatentSolve& s) { return r2g2::kernels::iteration_cap(s.settings, s.rank_bound); }
 
 // ---- the oracle ---------------------------------------------------------------------------
 // Per system: an orthonormal basis Q of the row space of A = W diag(sigma) by modified
@@ -247,7 +251,7 @@ void check_same_diagnostics(const Result& g, const Result& c, const LatentSolve&
     CAPTURE(n);
     CHECK(g.iterations[n] == c.iterations[n]);
     CHECK(g.iterations[n] >= 0);
-    CHECK(g.iterations[n] <= s.max_iters);
+    CHECK(g.iterations[n] <= cap_of(s));
     CHECK(std::isfinite(g.residual[n]));
     CHECK(g.residual[n] >= 0);
   }
@@ -376,8 +380,8 @@ TEST_CASE_TEMPLATE("r2g2_cg: eps* is the float64 projection within its residual'
       CHECK(std::fabs(g.residual[n] - r.residual[n]) <= drift(r.iterations[n], ex.kappa[n], c.m, c.D, c.d_space));
       // These problems are well conditioned: CG converges within the rank bound, and the
       // bound at the tolerance is within the project's 1e-5 target.
-      REQUIRE(error_bound<T>(s.tol, ex.kappa[n], c.m, c.D, c.d_space) <= 1e-5);
-      CHECK(g.residual[n] <= s.tol);
+      REQUIRE(error_bound<T>(s.settings.tol, ex.kappa[n], c.m, c.D, c.d_space) <= 1e-5);
+      CHECK(g.residual[n] <= s.settings.tol);
       const double err = system_error(g.eps_star, ex.eps_star, n, c.D);
       CHECK(err <= 1e-5);
       worst = std::max(worst, err);
@@ -434,7 +438,7 @@ TEST_CASE("r2g2_cg: all-zero systems (W = 0, sigma = 0, eps = 0) give eps* = 0, 
       zero_eps(p, 1);
       p.sigma[2 * D + 0] = p.sigma[2 * D + 2] = 0.0f;
       LatentSolve s = solve_for(p.N, m, D, d_space, std::min(m, D));
-      s.paper = paper;
+      s.settings.solver = paper ? R2G2Solver::paper : R2G2Solver::cg;
       const Result g = run_gpu(p, s), r = run_cpu(p, s);
       check_same_diagnostics(g, r, s);
       for (double v : g.eps_star) CHECK(std::isfinite(v));
@@ -475,9 +479,10 @@ TEST_CASE("r2g2_cg: the paper's truncated solver (r2g2-paper) follows the CPU st
   for (const Setting& set : {Setting{10, 1e-3}, Setting{10, 1e9}, Setting{0, 1e-3}, Setting{5, 0.0}}) {
     CAPTURE(set.max_iters);
     CAPTURE(set.abs_tol);
-    LatentSolve s = solve_for(p.N, p.m, p.D, false, std::min(set.max_iters, 8));
-    s.paper = true;
-    s.abs_tol = set.abs_tol;
+    LatentSolve s = solve_for(p.N, p.m, p.D, false, p.m);  // W of full rank m = 8
+    s.settings.solver = R2G2Solver::paper;
+    s.settings.max_iters = set.max_iters;
+    s.settings.abs_tol = set.abs_tol;
     const Result g = run_gpu(p, s), r = run_cpu(p, s);
     check_same_diagnostics(g, r, s);
     for (int64_t n = 0; n < p.N; ++n) {
@@ -494,7 +499,7 @@ TEST_CASE("r2g2_cg: the paper's truncated solver (r2g2-paper) follows the CPU st
     if (set.abs_tol > 1e3 || set.max_iters == 0)
       for (int32_t it : g.iterations) CHECK(it == 0);
     if (set.abs_tol == 0.0)
-      for (int32_t it : g.iterations) CHECK(it == s.max_iters);
+      for (int32_t it : g.iterations) CHECK(it == cap_of(s));
   }
 }
 
@@ -520,9 +525,9 @@ TEST_CASE("r2g2_cg: systems CG leaves unconverged at the rank bound are finished
     check_against_projection(p, s, g, ex);  // the truncated answer is as good as its residual says
     std::vector<int64_t> which;
     for (int64_t n = 0; n < p.N; ++n)
-      if (!(g.residual[n] <= s.tol)) {
+      if (!(g.residual[n] <= s.settings.tol)) {
         which.push_back(n);
-        CHECK(g.iterations[n] == s.max_iters);
+        CHECK(g.iterations[n] == cap_of(s));
       }
     REQUIRE(!which.empty());
     std::vector<float> out(g.eps_star.begin(), g.eps_star.end());
@@ -534,7 +539,7 @@ TEST_CASE("r2g2_cg: systems CG leaves unconverged at the rank bound are finished
       CAPTURE(n);
       CAPTURE(ex.kappa[n]);
       CAPTURE(res[n]);
-      CHECK(res[n] <= s.tol);
+      CHECK(res[n] <= s.settings.tol);
       const double err = system_error(finished, ex.eps_star, n, p.D);
       CHECK(err <= error_bound<float>(res[n], ex.kappa[n], p.m, p.D, s.d_space));
       CHECK(err <= 1e-5);

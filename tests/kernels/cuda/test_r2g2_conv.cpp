@@ -20,8 +20,10 @@ namespace {
 namespace cpu = r2g2::kernels::cpu;
 namespace gpu = r2g2::kernels::cuda;
 namespace detail = r2g2::kernels::cuda::r2g2_conv_detail;
-using r2g2::kernels::R2G2CGSettings;
-using r2g2::kernels::R2G2ConvGeom;
+using r2g2::kernels::ConvGeom;
+using r2g2::kernels::im2col_matrices_geom;
+using r2g2::kernels::R2G2Options;
+using r2g2::kernels::R2G2Solver;
 using r2g2::kernels::R2G2SolveStats;
 using namespace r2g2::test::emulated;
 
@@ -35,7 +37,7 @@ template <class T>
 struct Problem {
   int64_t n = 0, o = 0, d = 0, p = 0;
   std::vector<T> cols, sigma, eps;  // [N, D, P], [O, D], [O, D]
-  R2G2ConvGeom geom() const { return {n, o, d, p}; }
+  ConvGeom geom() const { return im2col_matrices_geom(n, o, d, p); }
   int64_t systems() const { return n * o; }
   T& x(int64_t image, int64_t row, int64_t q) { return cols[(image * d + row) * p + q]; }
   // A dead ReLU position: column q of X_n is zero.
@@ -171,7 +173,7 @@ R2G2SolveStats stats_of(Solved& out, int64_t systems) {
 }
 
 template <class T>
-Solved solve_m(const Problem<T>& pr, const R2G2CGSettings& s, bool on_gpu, bool with_stats = true) {
+Solved solve_m(const Problem<T>& pr, const R2G2Options& s, bool on_gpu, bool with_stats = true) {
   std::vector<T> beta(pr.systems() * pr.p, std::numeric_limits<T>::quiet_NaN());
   Solved out;
   const R2G2SolveStats st = with_stats ? stats_of(out, pr.systems()) : R2G2SolveStats{};
@@ -195,7 +197,7 @@ Solved solve_m(const Problem<T>& pr, const R2G2CGSettings& s, bool on_gpu, bool 
 }
 
 template <class T>
-Solved solve_d(const Problem<T>& pr, const R2G2CGSettings& s, bool on_gpu, bool with_stats = true) {
+Solved solve_d(const Problem<T>& pr, const R2G2Options& s, bool on_gpu, bool with_stats = true) {
   std::vector<T> eps_star(pr.systems() * pr.d, std::numeric_limits<T>::quiet_NaN());
   Solved out;
   out.gram.assign(pr.n * pr.d * pr.d, std::nan(""));
@@ -211,7 +213,7 @@ Solved solve_d(const Problem<T>& pr, const R2G2CGSettings& s, bool on_gpu, bool 
 }
 
 template <class T>
-Solved solve(bool d_space, const Problem<T>& pr, const R2G2CGSettings& s, bool on_gpu) {
+Solved solve(bool d_space, const Problem<T>& pr, const R2G2Options& s, bool on_gpu) {
   return d_space ? solve_d(pr, s, on_gpu) : solve_m(pr, s, on_gpu);
 }
 
@@ -252,8 +254,8 @@ double worst(const std::vector<double>& errors) {
 // estimator suite's bound (estimators/README.md).
 constexpr double kOracleTol = 1e-5;
 
-R2G2CGSettings tight() {
-  R2G2CGSettings s;
+R2G2Options tight() {
+  R2G2Options s;
   s.tol = 1e-10;
   return s;
 }
@@ -266,7 +268,7 @@ R2G2CGSettings tight() {
 // amplify to far below 1e-9.
 template <class T>
 void check_against_oracle_and_cpu(const Problem<T>& pr, const Solved& g, const Solved& c,
-                                  const R2G2CGSettings& s, const std::vector<double>& want) {
+                                  const R2G2Options& s, const std::vector<double>& want) {
   const auto gpu_err = system_errors(g.eps_star, want, pr.d), cpu_err = system_errors(c.eps_star, want, pr.d);
   CHECK(worst(cpu_err) <= kOracleTol);
   CHECK(worst(gpu_err) <= kOracleTol);
@@ -289,7 +291,7 @@ struct Shape {
 
 template <class T>
 void oracle_suite(bool d_space, const std::vector<Shape>& shapes, bool structured_problem, uint64_t seed) {
-  const R2G2CGSettings s = tight();
+  const R2G2Options s = tight();
   for (const Shape& sh : shapes) {
     CAPTURE(sh.n);
     CAPTURE(sh.o);
@@ -344,7 +346,7 @@ Problem<T> degenerate(int64_t d, int64_t p, uint64_t seed) {
 TEST_CASE_TEMPLATE("r2g2_conv: rank-deficient systems match the projection and all-zero ones give exactly 0",
                    T, float, double) {
   FreshDevice fresh;
-  const R2G2CGSettings s = tight();
+  const R2G2Options s = tight();
   for (bool d_space : {false, true}) {
     CAPTURE(d_space);
     // Image 0: m-space P = 6 < D = 8 with 3 positions dead, rank 3; D-space D = 5 < P = 9
@@ -390,8 +392,8 @@ TEST_CASE_TEMPLATE("r2g2_conv: the paper's truncated solver follows the CPU", T,
        {Setting{0, 1e-3}, Setting{2, 1e-3}, Setting{10, 1e-3}, Setting{10, 1e-14}, Setting{10, 100.0}}) {
     CAPTURE(st.max_iters);
     CAPTURE(st.abs_tol);
-    R2G2CGSettings s;
-    s.paper = true;
+    R2G2Options s;
+    s.solver = R2G2Solver::paper;
     s.max_iters = st.max_iters;
     s.abs_tol = st.abs_tol;
     const Solved g = solve_m(pr, s, true), c = solve_m(pr, s, false);
@@ -416,8 +418,8 @@ TEST_CASE_TEMPLATE("r2g2_conv: the paper's truncated solver follows the CPU", T,
     }
   }
   // No iteration at all: beta is the right-hand side Xᵀ (s ⊙ eps).
-  R2G2CGSettings s;
-  s.paper = true;
+  R2G2Options s;
+  s.solver = R2G2Solver::paper;
   s.max_iters = 0;
   const Solved g = solve_m(pr, s, true);
   for (int64_t n = 0; n < pr.n; ++n)
@@ -434,9 +436,9 @@ TEST_CASE_TEMPLATE("r2g2_conv: the paper's truncated solver follows the CPU", T,
 TEST_CASE("r2g2_conv: the statistics are optional and change nothing") {
   FreshDevice fresh;
   const Problem<double> pr = dense<double>(1, 1, 3, 2, 41);
-  R2G2CGSettings paper;
-  paper.paper = true;
-  for (const R2G2CGSettings& s : {R2G2CGSettings{}, paper})
+  R2G2Options paper;
+  paper.solver = R2G2Solver::paper;
+  for (const R2G2Options& s : {R2G2Options{}, paper})
     CHECK(solve_m(pr, s, true, false).beta == solve_m(pr, s, true, true).beta);
   CHECK(solve_d(pr, {}, true, false).eps_star == solve_d(pr, {}, true, true).eps_star);
 }
@@ -445,8 +447,8 @@ TEST_CASE("r2g2_conv: an empty problem launches nothing") {
   FreshDevice fresh;
   const int64_t before = r2g2_emu::launch_count();
   const R2G2SolveStats st;
-  for (R2G2ConvGeom geom : {R2G2ConvGeom{0, 2, 3, 4}, R2G2ConvGeom{2, 0, 3, 4}, R2G2ConvGeom{2, 2, 0, 4},
-                            R2G2ConvGeom{2, 2, 3, 0}}) {
+  for (const ConvGeom& geom : {im2col_matrices_geom(0, 2, 3, 4), im2col_matrices_geom(2, 0, 3, 4),
+                               im2col_matrices_geom(2, 2, 0, 4), im2col_matrices_geom(2, 2, 3, 0)}) {
     gpu::r2g2_conv_solve_m<float>(nullptr, nullptr, nullptr, nullptr, st, geom, {});
     gpu::r2g2_conv_solve_d<float>(nullptr, nullptr, nullptr, nullptr, nullptr, st, geom, {});
   }
@@ -462,12 +464,12 @@ void set_shared_limit(size_t bytes) {
 
 // The launch plan of a solve, as the launchers compute it.
 template <class T>
-gpu::LaunchPlan plan_of(bool d_space, const Problem<T>& pr, const R2G2CGSettings& s) {
+gpu::LaunchPlan plan_of(bool d_space, const Problem<T>& pr, const R2G2Options& s) {
   const int bound = static_cast<int>(std::min(pr.d, pr.p));
   if (d_space)
     return gpu::plan(pr.systems(), static_cast<int>(pr.d), static_cast<int>(pr.d), bound, pr.d, pr.d,
                      sizeof(double));
-  const int cap = std::max(0, s.paper ? std::min(s.max_iters, bound) : bound);
+  const int cap = r2g2::kernels::iteration_cap(s, bound);
   return gpu::plan(pr.systems(), static_cast<int>(pr.p), static_cast<int>(pr.d), cap, pr.d, pr.p, sizeof(T));
 }
 
@@ -505,7 +507,7 @@ TEST_CASE("r2g2_conv: re-orthogonalisation is kept when the residual basis does 
     CHECK_FALSE(P.layout.basis_on_chip);
     CHECK(P.blocks * P.layout.slot_doubles() * sizeof(double) <= gpu::kSlotBudgetBytes);
   }
-  R2G2CGSettings s;
+  R2G2Options s;
   s.tol = 1e-12;  // run to the rank: the error bound κ⁺(A) tol is ~1e-8 here
   for (bool d_space : {false, true}) {
     CAPTURE(d_space);
@@ -541,8 +543,8 @@ TEST_CASE("r2g2_conv: systems too large for shared memory run from global memory
   FreshDevice fresh;
   {
     Problem<float> big = shape<float>(8, 16, 27, 7300);
-    R2G2CGSettings paper;
-    paper.paper = true;
+    R2G2Options paper;
+    paper.solver = R2G2Solver::paper;
     CHECK_FALSE(plan_of(false, big, paper).layout.vectors_on_chip);
     CHECK_FALSE(plan_of(false, big, {}).layout.vectors_on_chip);
   }
@@ -571,8 +573,8 @@ TEST_CASE("r2g2_conv: systems too large for shared memory run from global memory
   // The paper's solver, against the same solver on chip: where the state lives changes no
   // arithmetic.
   const Problem<double> small = dense<double>(1, 2, 5, 3, 62);
-  R2G2CGSettings paper;
-  paper.paper = true;
+  R2G2Options paper;
+  paper.solver = R2G2Solver::paper;
   paper.max_iters = 2;
   const Solved on_chip = solve_m(small, paper, true);
   set_shared_limit(64);

@@ -30,6 +30,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "r2g2/kernels/cases/random.h"
 #include "r2g2/kernels/cpu/random.h"
 #include "kernels/cuda/emulated_test_util.h"
 
@@ -37,10 +38,9 @@ namespace {
 
 namespace cpu = r2g2::kernels::cpu;
 namespace gpu = r2g2::kernels::cuda;
+namespace cases = r2g2::kernels::cases;
 namespace detail = r2g2::kernels::cuda::random_detail;
 using namespace r2g2::test::emulated;
-
-constexpr uint64_t kSeeds[] = {0, 1, 0xDEADBEEFCAFEF00Dull, ~uint64_t{0}};
 
 // The CPU reference's four integers of `block`, counter {lo32(block), hi32(block), 0, 0}.
 std::vector<uint32_t> cpu_blocks(uint64_t seed, uint64_t first_block, int64_t n_blocks) {
@@ -55,10 +55,8 @@ std::vector<uint32_t> cpu_blocks(uint64_t seed, uint64_t first_block, int64_t n_
 }
 
 TEST_CASE("random: Philox integers equal the CPU's bit for bit") {
-  // Block 2^32 - 3 onwards carries into the counter's high word.
-  for (uint64_t seed : kSeeds) {
-    for (uint64_t first_block :
-         {uint64_t{0}, uint64_t{1}, (uint64_t{1} << 32) - 3, (uint64_t{1} << 63) + 5}) {
+  for (uint64_t seed : cases::test_seeds()) {
+    for (uint64_t first_block : cases::test_first_blocks()) {
       for (int64_t n_blocks : awkward_sizes()) {
         CAPTURE(seed);
         CAPTURE(first_block);
@@ -119,11 +117,8 @@ void check_equal_or_adjacent(const std::vector<T>& got, const std::vector<T>& wa
 }
 
 TEST_CASE_TEMPLATE("random: normals agree with the CPU's within the cross-device bound", T, float, double) {
-  // Offsets inside a block (1, 2, 3, 5), and ones whose blocks cross into the counter's
-  // high word or sit far out in the stream.
-  const uint64_t offsets[] = {0, 1, 2, 3, 5, 4 * ((uint64_t{1} << 32) - 1) + 2, (uint64_t{1} << 62) + 3};
-  for (uint64_t seed : {kSeeds[0], kSeeds[2]}) {
-    for (uint64_t offset : offsets) {
+  for (uint64_t seed : {cases::test_seeds()[0], cases::test_seeds()[2]}) {
+    for (uint64_t offset : cases::test_normal_offsets()) {
       for (int64_t n : awkward_sizes()) {
         CAPTURE(seed);
         CAPTURE(offset);

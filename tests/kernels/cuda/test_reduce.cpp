@@ -8,6 +8,7 @@
 #include <tuple>
 #include <utility>
 
+#include "r2g2/kernels/cases/reduce.h"
 #include "r2g2/kernels/cpu/reduce.h"
 #include "kernels/cuda/emulated_test_util.h"
 
@@ -15,8 +16,8 @@ namespace {
 
 namespace cpu = r2g2::kernels::cpu;
 namespace gpu = r2g2::kernels::cuda;
+namespace cases = r2g2::kernels::cases;
 using namespace r2g2::test::emulated;
-
 
 template <class T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
@@ -74,16 +75,8 @@ void check_sum(const SumCase<T>& c, int64_t r) {
   }
 }
 
-std::vector<int64_t> row_lengths() {
-  auto r = awkward_sizes();  // 1 .. 1025: one warp per row up to 1024, one block beyond
-  r.insert(r.begin(), 0);
-  r.push_back(8192);  // one block, one chunk: the longest single-pass row
-  r.push_back(8193);  // two chunks: the two-pass path
-  return r;
-}
-
 TEST_CASE_TEMPLATE("reduce_sum: rows (inner == 1) on the warp, block and two-pass paths", T, float, double) {
-  for (int64_t r : row_lengths()) {
+  for (int64_t r : cases::test_row_lengths()) {
     CAPTURE(r);
     // Nine warp rows fill one block of eight warps and start a second; long rows take a
     // block each.
@@ -184,7 +177,7 @@ void check_max(int64_t outer, int64_t r, int64_t inner, uint64_t seed) {
 
 TEST_CASE_TEMPLATE("reduce_max: scan, warp-row and block-row paths keep the CPU's tie and NaN rules", T,
                    float, double) {
-  for (int64_t r : {1, 31, 32, 33, 64, 65, 255, 256, 257, 1024, 1025, 8193}) {
+  for (int64_t r : cases::test_max_row_lengths()) {
     CAPTURE(r);
     const int64_t scan_before = r2g2_emu::launches_of("max_scan_kernel");
     const int64_t warp_before = r2g2_emu::launches_of("max_rows_kernel<kWarp");

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "r2g2/kernels/cases/softmax.h"
 #include "r2g2/kernels/cpu/softmax.h"
 #include "kernels/cuda/emulated_test_util.h"
 
@@ -17,6 +18,7 @@ namespace {
 
 namespace cpu = r2g2::kernels::cpu;
 namespace gpu = r2g2::kernels::cuda;
+namespace cases = r2g2::kernels::cases;
 using namespace r2g2::test::emulated;
 
 constexpr double kEpsDouble = std::numeric_limits<double>::epsilon();
@@ -80,15 +82,8 @@ std::vector<T> logits(int64_t rows, int64_t cols, uint64_t seed) {
   return x;
 }
 
-// Rows up to 1024 columns get a warp each (eight per block), longer ones a block each.
-std::vector<std::pair<int64_t, int64_t>> softmax_shapes() {
-  std::vector<std::pair<int64_t, int64_t>> shapes;
-  for (int64_t cols : awkward_sizes()) shapes.emplace_back(cols <= gpu::kShortRow ? 9 : 5, cols);
-  shapes.emplace_back(9, 1024);
-  shapes.emplace_back(0, 3);
-  shapes.emplace_back(3, 0);
-  return shapes;
-}
+// Rows up to gpu::kShortRow columns get a warp each (eight per block), longer ones a block each.
+std::vector<cases::RowShape> softmax_shapes() { return cases::test_softmax_shapes(gpu::kShortRow); }
 
 TEST_CASE_TEMPLATE("softmax: log_softmax on the warp-row and block-row paths", T, float, double) {
   for (auto [rows, cols] : softmax_shapes()) {
@@ -159,9 +154,7 @@ std::vector<int32_t> labels_for(int64_t rows, int64_t cols, uint64_t seed) {
 }
 
 TEST_CASE_TEMPLATE("softmax: cross_entropy loss and log-probabilities", T, float, double) {
-  const std::pair<int64_t, int64_t> shapes[] = {{0, 5},    {1, 1},    {31, 33}, {32, 2},
-                                                {33, 257}, {257, 31}, {3, 1025}};
-  for (auto [rows, cols] : shapes) {
+  for (auto [rows, cols] : cases::test_cross_entropy_shapes()) {
     CAPTURE(rows);
     CAPTURE(cols);
     const auto n = static_cast<size_t>(rows * cols);
@@ -240,8 +233,7 @@ TEST_CASE_TEMPLATE("softmax: cross_entropy_backward equals the CPU reference", T
 }
 
 TEST_CASE_TEMPLATE("softmax: bce_with_logits on the one-block and two-pass sums", T, float, double) {
-  auto sizes = awkward_sizes();
-  sizes.insert(sizes.begin(), 0);
+  auto sizes = with_empty(awkward_sizes());
   sizes.push_back(8192);  // the last single-chunk sum
   sizes.push_back(8193);  // two chunks, then the sum of the chunk sums
   for (int64_t n : sizes) {
@@ -287,8 +279,7 @@ TEST_CASE_TEMPLATE("softmax: loss totals do not depend on thread order", T, floa
 
 TEST_CASE_TEMPLATE("softmax: bce_with_logits_backward equals the CPU reference, with and without gt", T,
                    float, double) {
-  auto sizes = awkward_sizes();
-  sizes.insert(sizes.begin(), 0);
+  auto sizes = with_empty(awkward_sizes());
   for (int64_t n : sizes) {
     CAPTURE(n);
     const auto count = static_cast<size_t>(n);

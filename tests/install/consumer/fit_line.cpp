@@ -1,8 +1,8 @@
-// main.cpp: fits y = 3x - 1 with Adam (the README's example, built against the installed package)
-#include <r2g2/core/ops.h>
-#include <r2g2/core/optim.h>
+// fit_line.cpp: fits y = 3x - 1 with Adam: tensors, the tape and an optimizer, nothing more.
+#include <r2g2/r2g2.h>
 
 #include <cstdio>
+#include <vector>
 
 int main() {
   using namespace r2g2;

@@ -1,0 +1,47 @@
+#include "r2g2/layers/gaussian_weight.h"
+
+#include <cmath>
+
+#include "r2g2/core/autograd.h"
+#include "r2g2/core/error.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/layers/bayes_module.h"
+
+namespace r2g2 {
+
+void GaussianWeight::check_options(const GaussianWeightOptions& o, DType dtype, const std::string& who) {
+  R2G2_CHECK(o.prior_sigma > 0 && std::isfinite(o.prior_sigma), who,
+             ": the prior standard deviation must be > 0, got ", o.prior_sigma);
+  R2G2_CHECK(std::isfinite(o.rho_init) && o.rho_init_std >= 0, who, ": bad rho initialisation (rho_init ",
+             o.rho_init, ", rho_init_std ", o.rho_init_std, ")");
+  R2G2_CHECK(is_floating(dtype), who, ": parameters must be float32 or float64, not ", dtype_name(dtype));
+}
+
+GaussianWeight::GaussianWeight(Tensor mu_init, uint64_t rho_seed, uint64_t rho_offset,
+                               const GaussianWeightOptions& o, const std::string& who)
+    : mu(std::move(mu_init)), prior_sigma_(o.prior_sigma) {
+  check_options(o, mu.dtype(), who);
+  NoGrad no_grad;
+  rho = add(mul(Tensor::randn(mu.shape(), rho_seed, rho_offset, mu.dtype()), o.rho_init_std), o.rho_init);
+}
+
+GaussianWeight GaussianWeight::point_mass(Tensor mu, double prior_sigma) {
+  GaussianWeight w;
+  w.mu = std::move(mu);
+  w.prior_sigma_ = prior_sigma;
+  return w;
+}
+
+Tensor GaussianWeight::sigma() const { return rho.defined() ? softplus(rho) : Tensor(); }
+
+Tensor GaussianWeight::kl(const Tensor& s) const {
+  if (!rho.defined()) return {};
+  return kl_to_zero_mean_gaussian_rho(mu, rho, s, prior_sigma_);
+}
+
+Tensor GaussianWeight::sample(const Tensor& s, Generator& gen) const {
+  if (!rho.defined()) return mu;
+  return add(mu, mul(s, gen.randn(mu.shape(), mu.dtype(), mu.device())));
+}
+
+}  // namespace r2g2

@@ -1,0 +1,481 @@
+// save_module / load_module: round trips of parameters, Adam state, generators and
+// metadata; training resumed from a file matching uninterrupted training bit for bit;
+// and one clear error per way a file can fail to fit a module.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "r2g2/core/checkpoint.h"
+#include "r2g2/core/device.h"
+#include "r2g2/core/error.h"
+#include "r2g2/core/ops.h"
+#include "r2g2/core/optim.h"
+#include "r2g2/layers/activations.h"
+#include "r2g2/layers/bayes_linear.h"
+#include "r2g2/layers/linear.h"
+#include "r2g2/layers/sequential.h"
+#include "r2g2/layers/serialize.h"
+#include "test_util.h"
+
+namespace {
+
+using namespace r2g2;
+using r2g2::test::contains;
+using r2g2::test::error_of;
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() /
+           ("r2g2_serialize_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+// A Bayesian hidden layer and a deterministic read-out: parameters "hidden.mu",
+// "hidden.rho", "hidden.bias_mu", "hidden.bias_rho", "out.weight", "out.bias".
+struct TinyNet : Module {
+  BayesLinear hidden;
+  Linear out;
+  explicit TinyNet(uint64_t seed, DType dtype = DType::f32)
+      : hidden(4, 6, hidden_options(seed, dtype)), out(6, 3, out_options(seed, dtype)) {
+    register_module("hidden", &hidden);
+    register_module("out", &out);
+  }
+  // Noise from `noise`, or from the hidden layer's own generator when null.
+  Tensor run(const Tensor& x, Generator* noise) {
+    return out.forward(relu(noise != nullptr ? hidden.forward(x, *noise) : hidden.forward(x)));
+  }
+
+  static BayesLinearOptions hidden_options(uint64_t seed, DType dtype) {
+    BayesLinearOptions o;
+    o.rho_init = -3.0;
+    o.estimator = "lrt";
+    o.seed = seed;
+    o.dtype = dtype;
+    return o;
+  }
+  static LinearOptions out_options(uint64_t seed, DType dtype) {
+    LinearOptions o;
+    o.seed = seed + 100;
+    o.dtype = dtype;
+    return o;
+  }
+};
+
+// One ELBO-shaped step on fixed data: squared error plus a small KL.
+void train_step(TinyNet& net, Adam& adam, Generator* noise) {
+  static const Tensor x = r2g2::test::uniform({5, 4}, 11, -1, 1, DType::f32);
+  static const Tensor y = r2g2::test::uniform({5, 3}, 12, -1, 1, DType::f32);
+  Tensor loss = mean(square(net.run(x, noise) - y)) + mul(net.hidden.kl(), 1e-3);
+  adam.zero_grad();
+  backward(loss);
+  adam.step();
+}
+
+std::vector<double> values_of(const Tensor& t) { return t.to_vector(); }
+
+// Every parameter equal, bit for bit (compared in float64, exact for float32 values).
+void check_identical(const Module& a, const Module& b) {
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    INFO("parameter ", pa[i].first);
+    CHECK(pa[i].first == pb[i].first);
+    CHECK(values_of(pa[i].second) == values_of(pb[i].second));
+  }
+}
+
+bool any_differs(const Module& a, const Module& b) {
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  for (size_t i = 0; i < pa.size(); ++i)
+    if (values_of(pa[i].second) != values_of(pb[i].second)) return true;
+  return false;
+}
+
+TEST_CASE("save_module and load_module round-trip parameters, Adam state, generators and metadata") {
+  TempDir dir;
+  const std::string path = dir.file("net.ckpt");
+  TinyNet trained(1);
+  Adam adam(trained.parameters(), {.lr = 0.01});
+  Generator noise(std::numeric_limits<uint64_t>::max() - 3);  // a seed beyond int64
+  Generator init(5, 77);
+  for (int i = 0; i < 3; ++i) train_step(trained, adam, &noise);
+  REQUIRE(noise.offset > 0);
+
+  TrainingState saved{.optimizer = &adam, .generators = {{"noise", &noise}, {"init", &init}}};
+  saved.metadata["step"] = "3";
+  saved.metadata["estimator schedule"] = "lrt:0-100, r2g2";
+  save_module(trained, path, saved);
+
+  TinyNet fresh(2);
+  REQUIRE(any_differs(trained, fresh));
+  // The optimizer is built before the load: loading copies into the same tensors.
+  Adam fresh_adam(fresh.parameters(), {.lr = 0.01});
+  Generator fresh_noise, fresh_init;
+  TrainingState restored{.optimizer = &fresh_adam,
+                         .generators = {{"noise", &fresh_noise}, {"init", &fresh_init}}};
+  restored.metadata["stale entry"] = "dropped by the load";
+  load_module(fresh, path, restored);
+
+  check_identical(trained, fresh);
+  CHECK(fresh_adam.steps_taken() == 3);
+  for (size_t i = 0; i < adam.params().size(); ++i) {
+    CHECK(values_of(fresh_adam.first_moments()[i]) == values_of(adam.first_moments()[i]));
+    CHECK(values_of(fresh_adam.second_moments()[i]) == values_of(adam.second_moments()[i]));
+  }
+  CHECK(fresh_noise.seed == noise.seed);
+  CHECK(fresh_noise.offset == noise.offset);
+  CHECK(fresh_init.seed == 5);
+  CHECK(fresh_init.offset == 77);
+  CHECK(restored.metadata == saved.metadata);
+  for (const auto& [name, p] : fresh.named_parameters()) {
+    CHECK(p.requires_grad());
+    CHECK(p.is_leaf());
+  }
+}
+
+TEST_CASE("load_module without a training state restores parameters only") {
+  TempDir dir;
+  const std::string path = dir.file("net.ckpt");
+  TinyNet a(1), b(2);
+  save_module(a, path);
+  load_module(b, path);
+  check_identical(a, b);
+}
+
+TEST_CASE("Adam state is matched by parameter name, whatever the optimizer's order") {
+  TempDir dir;
+  const std::string path = dir.file("net.ckpt");
+  TinyNet a(1);
+  Adam adam(a.parameters(), {.lr = 0.01});
+  Generator noise(9);
+  for (int i = 0; i < 2; ++i) train_step(a, adam, &noise);
+  save_module(a, path, {.optimizer = &adam});
+
+  TinyNet b(2);
+  std::vector<Tensor> reversed = b.parameters();
+  std::reverse(reversed.begin(), reversed.end());
+  Adam reversed_adam(reversed, {.lr = 0.01});
+  TrainingState state{.optimizer = &reversed_adam};
+  load_module(b, path, state);
+  const size_t n = reversed.size();
+  for (size_t i = 0; i < n; ++i) {
+    CHECK(values_of(reversed_adam.first_moments()[n - 1 - i]) == values_of(adam.first_moments()[i]));
+    CHECK(values_of(reversed_adam.second_moments()[n - 1 - i]) == values_of(adam.second_moments()[i]));
+  }
+}
+
+TEST_CASE("training resumed from a file is bit-identical to uninterrupted training") {
+  TempDir dir;
+  const std::string path = dir.file("half.ckpt");
+  constexpr int kSteps = 12;
+
+  TinyNet uninterrupted(3);
+  Adam adam(uninterrupted.parameters(), {.lr = 0.02});
+  Generator noise(42);
+  for (int i = 0; i < kSteps; ++i) train_step(uninterrupted, adam, &noise);
+
+  {
+    TinyNet first_half(3);
+    Adam first_adam(first_half.parameters(), {.lr = 0.02});
+    Generator first_noise(42);
+    for (int i = 0; i < kSteps / 2; ++i) train_step(first_half, first_adam, &first_noise);
+    TrainingState state{.optimizer = &first_adam, .generators = {{"noise", &first_noise}}};
+    state.metadata["step"] = std::to_string(kSteps / 2);
+    save_module(first_half, path, state);
+  }
+
+  // Another initialisation and a fresh generator: everything must come from the file.
+  TinyNet resumed(99);
+  Adam resumed_adam(resumed.parameters(), {.lr = 0.02});
+  Generator resumed_noise(0);
+  TrainingState state{.optimizer = &resumed_adam, .generators = {{"noise", &resumed_noise}}};
+  load_module(resumed, path, state);
+  for (int i = std::stoi(state.metadata.at("step")); i < kSteps; ++i)
+    train_step(resumed, resumed_adam, &resumed_noise);
+
+  check_identical(uninterrupted, resumed);
+  CHECK(resumed_adam.steps_taken() == adam.steps_taken());
+  CHECK(resumed_noise.offset == noise.offset);
+}
+
+TEST_CASE("noise_generators names each stream once, after the first layer that draws from it") {
+  TinyNet net(1);
+  auto own = noise_generators(net);
+  REQUIRE(own.size() == 1);
+  CHECK(own.begin()->first == "hidden.noise");
+  CHECK(own.begin()->second == &net.hidden.generator());
+
+  Sequential stack(std::make_unique<BayesLinear>(4, 4), std::make_unique<ReLU>(),
+                   std::make_unique<BayesLinear>(4, 2));
+  CHECK(noise_generators(stack).size() == 2);
+  auto shared = std::make_shared<Generator>(5);
+  stack.set_noise_source(shared);
+  auto one = noise_generators(stack);
+  REQUIRE(one.size() == 1);
+  CHECK(one.begin()->first == "0.noise");
+  CHECK(one.begin()->second == shared.get());
+}
+
+TEST_CASE("training resumed with the layers' own noise streams is bit-identical too") {
+  TempDir dir;
+  const std::string path = dir.file("half.ckpt");
+  constexpr int kSteps = 8;
+  TinyNet uninterrupted(4);
+  Adam adam(uninterrupted.parameters(), {.lr = 0.02});
+  for (int i = 0; i < kSteps; ++i) train_step(uninterrupted, adam, nullptr);
+
+  {
+    TinyNet first_half(4);
+    Adam first_adam(first_half.parameters(), {.lr = 0.02});
+    for (int i = 0; i < kSteps / 2; ++i) train_step(first_half, first_adam, nullptr);
+    save_module(first_half, path, {.optimizer = &first_adam, .generators = noise_generators(first_half)});
+  }
+  TinyNet resumed(98);
+  Adam resumed_adam(resumed.parameters(), {.lr = 0.02});
+  TrainingState state{.optimizer = &resumed_adam, .generators = noise_generators(resumed)};
+  load_module(resumed, path, state);
+  for (int i = kSteps / 2; i < kSteps; ++i) train_step(resumed, resumed_adam, nullptr);
+  check_identical(uninterrupted, resumed);
+  CHECK(resumed.hidden.generator().offset == uninterrupted.hidden.generator().offset);
+}
+
+TEST_CASE("Adam moments are saved in their parameter's dtype after the module is converted") {
+  TempDir dir;
+  const std::string path = dir.file("converted.ckpt");
+  TinyNet net(1);
+  Adam adam(net.parameters(), {.lr = 0.01});
+  Generator noise(2);
+  train_step(net, adam, &noise);
+  net.to(DType::f64);  // the moments follow at the next step, not before
+  save_module(net, path, {.optimizer = &adam});
+
+  TinyNet doubles(2, DType::f64);
+  Adam doubles_adam(doubles.parameters(), {.lr = 0.01});
+  TrainingState state{.optimizer = &doubles_adam};
+  load_module(doubles, path, state);
+  check_identical(net, doubles);
+  for (size_t i = 0; i < adam.params().size(); ++i) {
+    CHECK(doubles_adam.first_moments()[i].dtype() == DType::f64);
+    CHECK(values_of(doubles_adam.first_moments()[i]) == values_of(adam.first_moments()[i]));
+    CHECK(values_of(doubles_adam.second_moments()[i]) == values_of(adam.second_moments()[i]));
+  }
+}
+
+namespace {
+// One SGD step on a fixed quadratic loss of a Linear layer.
+void sgd_step(Linear& layer, SGD& sgd) {
+  Tensor x = Tensor::from_vector(std::vector<float>{1, -2, 0.5f, 3, 0.25f, -1}, {2, 3});
+  Tensor loss = sum(square(layer.forward(x) - 1.0));
+  sgd.zero_grad();
+  backward(loss);
+  sgd.step();
+}
+}  // namespace
+
+TEST_CASE("SGD with momentum resumes bit-identically, its buffers saved by parameter name") {
+  TempDir dir;
+  const std::string path = dir.file("sgd.ckpt");
+  const SGDOptions options{.lr = 0.05, .momentum = 0.9};
+  Linear uninterrupted(3, 2);
+  SGD sgd(uninterrupted.parameters(), options);
+  for (int i = 0; i < 6; ++i) sgd_step(uninterrupted, sgd);
+
+  Linear first_half(3, 2);
+  SGD first_sgd(first_half.parameters(), options);
+  for (int i = 0; i < 3; ++i) sgd_step(first_half, first_sgd);
+  save_module(first_half, path, {.optimizer = &first_sgd});
+
+  Linear resumed(3, 2, {.seed = 5});
+  SGD resumed_sgd(resumed.parameters(), options);
+  TrainingState state{.optimizer = &resumed_sgd};
+  load_module(resumed, path, state);
+  CHECK(resumed_sgd.steps_taken() == 3);
+  for (int i = 0; i < 3; ++i) sgd_step(resumed, resumed_sgd);
+  check_identical(uninterrupted, resumed);
+}
+
+TEST_CASE("SGD momentum buffers not created yet when saved are reset on load") {
+  TempDir dir;
+  const std::string path = dir.file("fresh.ckpt");
+  const SGDOptions options{.lr = 0.05, .momentum = 0.9};
+  Linear fresh(3, 2);
+  SGD fresh_sgd(fresh.parameters(), options);
+  save_module(fresh, path, {.optimizer = &fresh_sgd});  // before any step: no buffers
+
+  // An optimizer that has stepped holds buffers; loading the fresh state must drop them,
+  // or its next step would start from stale momentum instead of the first gradient.
+  Linear stepped(3, 2);
+  SGD stepped_sgd(stepped.parameters(), options);
+  sgd_step(stepped, stepped_sgd);
+  TrainingState state{.optimizer = &stepped_sgd};
+  load_module(stepped, path, state);
+  for (const Tensor& buffer : *stepped_sgd.state_lists()[0].tensors) CHECK_FALSE(buffer.defined());
+
+  sgd_step(fresh, fresh_sgd);
+  sgd_step(stepped, stepped_sgd);
+  check_identical(fresh, stepped);
+}
+
+TEST_CASE("SGD state does not load into Adam, and plain SGD round-trips") {
+  TempDir dir;
+  const std::string path = dir.file("net.ckpt");
+  Linear a(3, 2), b(3, 2, {.seed = 1});
+  SGD plain(a.parameters(), {.lr = 0.1});
+  save_module(a, path, {.optimizer = &plain});
+  SGD plain_b(b.parameters(), {.lr = 0.1});
+  TrainingState state{.optimizer = &plain_b};
+  load_module(b, path, state);
+  check_identical(a, b);
+
+  Adam adam(b.parameters(), {.lr = 0.1});
+  TrainingState wrong{.optimizer = &adam};
+  CHECK_THROWS_WITH_AS(load_module(b, path, wrong),
+                       doctest::Contains("holds the state of a 'sgd' optimizer; the optimizer to restore is 'adam'"),
+                       Error);
+}
+
+TEST_CASE("load_module copies onto each parameter's device") {
+  if (!cuda_available()) {
+    MESSAGE("no CUDA device here: the cross-device load is not exercised");
+    return;
+  }
+  TempDir dir;
+  const std::string from_cpu = dir.file("cpu.ckpt"), from_cuda = dir.file("cuda.ckpt");
+  TinyNet on_cpu(1);
+  save_module(on_cpu, from_cpu);
+
+  TinyNet on_cuda(2);
+  on_cuda.to(Device::cuda());
+  Adam cuda_adam(on_cuda.parameters(), {.lr = 0.01});
+  Generator noise(4);
+  TrainingState state{.optimizer = &cuda_adam, .generators = {{"noise", &noise}}};
+  save_module(on_cuda, from_cuda, state);
+  load_module(on_cuda, from_cpu);
+  for (const auto& [name, p] : on_cuda.named_parameters()) CHECK(p.device() == Device::cuda());
+  check_identical(on_cpu, on_cuda);
+
+  // And back: moments saved from CUDA land on the CPU optimizer's device.
+  TinyNet back(3);
+  Adam cpu_adam(back.parameters(), {.lr = 0.01});
+  TrainingState cpu_state{.optimizer = &cpu_adam, .generators = {{"noise", &noise}}};
+  load_module(back, from_cuda, cpu_state);
+  for (const Tensor& m : cpu_adam.first_moments()) CHECK(m.device() == Device::cpu());
+}
+
+// --- errors -----------------------------------------------------------------------
+
+TEST_CASE("a parameter missing from the file is an error naming it, unless not strict") {
+  TempDir dir;
+  const std::string path = dir.file("no_bias.ckpt");
+  Linear without_bias(3, 2, {.bias = false, .seed = 1});
+  save_module(without_bias, path);
+  Linear with_bias(3, 2, {.seed = 2});
+  const std::vector<double> bias_before = values_of(with_bias.bias);
+  const std::vector<double> weight_before = values_of(with_bias.weight);
+
+  const std::string message = error_of([&] { load_module(with_bias, path); });
+  CHECK(contains(message, path));
+  CHECK(contains(message, "lacks 1 of the module's 2 parameters: 'bias'"));
+  CHECK(values_of(with_bias.weight) == weight_before);  // a failed load changes nothing
+
+  load_module(with_bias, path, {.strict = false});
+  CHECK(values_of(with_bias.weight) == values_of(without_bias.weight));
+  CHECK(values_of(with_bias.bias) == bias_before);
+}
+
+TEST_CASE("a parameter the module does not have is an error naming it, unless not strict") {
+  TempDir dir;
+  const std::string path = dir.file("bias.ckpt");
+  Linear with_bias(3, 2, {.seed = 1});
+  save_module(with_bias, path);
+  Linear without_bias(3, 2, {.bias = false, .seed = 2});
+
+  const std::string message = error_of([&] { load_module(without_bias, path); });
+  CHECK(contains(message, path));
+  CHECK(contains(message, "holds parameters the module does not have: 'bias'"));
+
+  load_module(without_bias, path, {.strict = false});
+  CHECK(values_of(without_bias.weight) == values_of(with_bias.weight));
+}
+
+TEST_CASE("shape and dtype mismatches are errors naming the parameter, expected and found") {
+  TempDir dir;
+  const std::string path = dir.file("net.ckpt");
+  Linear saved(3, 2, {.seed = 1});
+  save_module(saved, path);
+
+  Linear wider(4, 2, {.seed = 2});
+  const std::vector<double> before = values_of(wider.bias);
+  std::string message = error_of([&] { load_module(wider, path); });
+  CHECK(contains(message, path));
+  CHECK(contains(message, "parameter 'weight' with shape [2, 3]; the module's has shape [2, 4]"));
+  CHECK(values_of(wider.bias) == before);  // bias fits, but nothing is copied
+
+  Linear doubles(3, 2, {.seed = 2, .dtype = DType::f64});
+  message = error_of([&] { load_module(doubles, path, {.strict = false}); });
+  CHECK(contains(message, "parameter 'weight' as float32; the module's is float64"));
+}
+
+TEST_CASE("optimizer and generator mismatches are errors naming what is missing") {
+  TempDir dir;
+  const std::string bare = dir.file("bare.ckpt"), with_adam = dir.file("adam.ckpt");
+  TinyNet net(1);
+  Adam adam(net.parameters(), {.lr = 0.01});
+  Generator noise(3);
+  save_module(net, bare);
+  save_module(net, with_adam, {.optimizer = &adam, .generators = {{"noise", &noise}}});
+
+  TinyNet other(2);
+  Adam other_adam(other.parameters(), {.lr = 0.01});
+  TrainingState wants_adam{.optimizer = &other_adam};
+  CHECK(contains(error_of([&] { load_module(other, bare, wants_adam); }), "holds no optimizer state"));
+
+  SGD sgd(other.parameters(), {.lr = 0.1});
+  TrainingState wants_sgd{.optimizer = &sgd};
+  CHECK(contains(error_of([&] { load_module(other, with_adam, wants_sgd); }),
+                 "the state of a 'adam' optimizer; the optimizer to restore is 'sgd'"));
+
+  Generator g;
+  TrainingState wants_generator{.generators = {{"dropout", &g}}};
+  const std::string message = error_of([&] { load_module(other, with_adam, wants_generator); });
+  CHECK(contains(message, "has no generator 'dropout' (it holds 'noise')"));
+  CHECK(contains(message, with_adam));
+  CHECK(any_differs(net, other));  // every failed load above left `other` as it was
+
+  // An optimizer over tensors that are not the module's.
+  Tensor stray = Tensor::zeros({7}).requires_grad_();
+  Adam stray_adam({stray}, {.lr = 0.01});
+  CHECK_THROWS_WITH_AS(
+      save_module(net, bare, {.optimizer = &stray_adam}),
+      doctest::Contains("optimizer parameter 0 of shape [7] is not a parameter of the module"), Error);
+}
+
+TEST_CASE("a checkpoint not written by save_module is refused by name") {
+  TempDir dir;
+  const std::string path = dir.file("plain.ckpt");
+  Checkpoint ck;
+  ck.tensors["weight"] = Tensor::zeros({2, 3});
+  save_checkpoint(path, ck);
+  Linear net(3, 2);
+  const std::string message = error_of([&] { load_module(net, path); });
+  CHECK(contains(message, path));
+  CHECK(contains(message, "was not written by save_module"));
+}
+
+}  // namespace

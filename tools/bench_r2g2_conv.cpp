@@ -1,0 +1,78 @@
+// Kernel lab: the batched R2-G2 conv solves (kernels/{cpu,cuda}/r2g2_conv.h) over
+// kernels/cases/r2g2_conv.h: one system per (image, output channel).
+#include <cstdio>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "r2g2/kernels/cases/r2g2_conv.h"
+#include "r2g2/kernels/cpu/r2g2_conv.h"
+#include "tools/kernel_lab.h"
+#if R2G2_WITH_CUDA
+#include "r2g2/kernels/cuda/r2g2_conv.h"
+#endif
+
+namespace {
+
+using namespace r2g2;
+using namespace r2g2::lab;
+namespace kcpu = r2g2::kernels::cpu;
+namespace cases = r2g2::kernels::cases;
+
+template <class T>
+void bench_conv_solve(Lab& lab, const cases::ConvSolveCase& c) {
+  const bool d_space = c.d < c.p;  // the smaller system, as the estimator picks
+  const kernels::ConvGeom g = kernels::im2col_matrices_geom(c.images, c.out_channels, c.d, c.p);
+  const kernels::R2G2Options settings;
+  const int64_t systems = c.images * c.out_channels, n_cols = c.images * c.d * c.p;
+  const int64_t n_out = systems * (d_space ? c.d : c.p);
+  auto cols = host_uniform<T>(n_cols, 50 + n_cols);
+  const auto sigma = host_uniform<T>(c.out_channels * c.d, 51 + c.d, 0.05, 1.0),
+             eps = host_uniform<T>(c.out_channels * c.d, 52 + c.d);
+  std::vector<T> want(static_cast<size_t>(n_out));
+  std::vector<double> gram(static_cast<size_t>(d_space ? c.images * c.d * c.d : 1));
+  if (d_space)
+    kcpu::r2g2_conv_solve_d<T>(cols.data(), sigma.data(), eps.data(), want.data(), gram.data(), {}, g,
+                               settings);
+  else
+    kcpu::r2g2_conv_solve_m<T>(cols.data(), sigma.data(), eps.data(), want.data(), {}, g, settings);
+
+  Tensor dcols = lab.upload(cols), dsigma = lab.upload(sigma), deps = lab.upload(eps),
+         dout = lab.empty<T>(n_out);
+  Tensor dgram = Tensor::empty({std::max<int64_t>(int64_t(gram.size()), 1)}, DType::f64, lab.device());
+  Tensor diters = lab.empty<int32_t>(systems);
+  kernels::R2G2SolveStats stats;
+  stats.iterations = diters.data<int32_t>();
+  const auto solve_d = R2G2_LAB_KERNEL(lab, r2g2_conv_solve_d<T>);
+  const auto solve_m = R2G2_LAB_KERNEL(lab, r2g2_conv_solve_m<T>);
+  auto run = [&] {
+    if (d_space)
+      solve_d(dcols.data<T>(), dsigma.data<T>(), deps.data<T>(), dout.data<T>(), dgram.data<double>(), stats,
+              g, settings);
+    else
+      solve_m(dcols.data<T>(), dsigma.data<T>(), deps.data<T>(), dout.data<T>(), stats, g, settings);
+  };
+  run();
+  // CG to a relative residual of 1e-6 in float64 on both sides, summing in other orders.
+  const double err = scaled_error(lab.download(dout.data<T>(), n_out), want, 1e-4, 1e-4);
+  const auto iters = lab.download(diters.data<int32_t>(), systems);
+  const double mean_iters =
+      iters.empty() ? 0 : std::accumulate(iters.begin(), iters.end(), 0.0) / iters.size();
+  // Per iteration one product with K = X^T diag(s^2) X (4 d p) or M = diag(s) G diag(s) (2 d^2).
+  const double per_iter = d_space ? 2.0 * c.d * c.d : 4.0 * c.d * c.p;
+  char note[96];
+  std::snprintf(note, sizeof note, "%s, %.1f iterations", d_space ? "D-space" : "m-space", mean_iters);
+  lab.row(d_space ? "r2g2_conv_solve_d" : "r2g2_conv_solve_m", dtype_label<T>(),
+          dims({c.images, c.out_channels}) + " d" + std::to_string(c.d) + " p" + std::to_string(c.p),
+          lab.time_ms(run), 0, mean_iters * per_iter * double(systems), err, note);
+}
+
+void run(Lab& lab) {
+  if (!lab.selected("r2g2_conv_solve")) return;
+  for (const auto& c : cases::perf_conv_solve_cases(!lab.on_cuda())) bench_conv_solve<float>(lab, c);
+}
+
+R2G2_BENCH("r2g2_conv", "r2g2_conv_solve_m, r2g2_conv_solve_d",
+           "R2-G2 and LRT: elementwise kernels, batched CG solves", 130, false, run);
+
+}  // namespace
