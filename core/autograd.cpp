@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "r2g2/core/ops.h"
+#include "r2g2/core/profiler.h"
 
 namespace r2g2 {
 
@@ -28,6 +29,21 @@ std::vector<std::shared_ptr<Node>> reachable_nodes(const std::shared_ptr<Node>& 
   }
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a->seq > b->seq; });
   return order;
+}
+
+// The node's closure; with profiling on, timed as its backward row, and the kernels it
+// ran are not left pending for the next op.
+std::vector<Tensor> run_backward(Node& node, const Tensor& g_out) {
+  if (!profiler::enabled()) [[likely]]
+    return node.backward(g_out);
+  profiler::discard_pending();
+  std::vector<Tensor> g_in;
+  {
+    profiler::ScopeTimer timer(profiler::Kind::backward, node.name);
+    g_in = node.backward(g_out);
+  }
+  profiler::discard_pending();
+  return g_in;
 }
 
 void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
@@ -56,6 +72,8 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 }
 
 Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs, BackwardFn backward) {
+  if (profiler::enabled()) [[unlikely]]
+    profiler::count_op(name);
   if (!needs_grad(inputs)) return output;
   auto node = std::make_shared<Node>();
   node->seq = g_next_seq++;
@@ -99,7 +117,7 @@ void backward(const Tensor& output, const Tensor& seed, const BackwardOptions& o
                "backward twice through the same graph");
     Tensor g_out = it->second;
     grad_of.erase(it);
-    std::vector<Tensor> g_in = node->backward(g_out);
+    std::vector<Tensor> g_in = run_backward(*node, g_out);
     R2G2_CHECK(g_in.size() == node->inputs.size(), "backward of ", node->name, " returned ", g_in.size(),
                " gradients for ", node->inputs.size(), " inputs");
     if (options.trace) {
@@ -130,6 +148,9 @@ void backward(const Tensor& output, const Tensor& seed, const BackwardOptions& o
       node->released = true;
     }
   }
+  // Gradient accumulation into the leaves belongs to no op.
+  if (profiler::enabled()) [[unlikely]]
+    profiler::discard_pending();
 }
 
 void print_tape(std::ostream& os, const Tensor& output) {

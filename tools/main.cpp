@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "r2g2/core/error.h"
+#include "r2g2/core/profiler.h"
 #include "tools/cli.h"
 
 namespace r2g2::cli {
@@ -117,8 +118,12 @@ std::vector<int64_t> parse_sizes(const std::string& text, const char* option) {
 
 namespace {
 void print_help() {
-  std::cout << "r2g2: Bayesian deep learning with pluggable reparameterisation gradient estimators\n\n"
-               "usage: r2g2 COMMAND [options]      r2g2 COMMAND --help\n\ncommands:\n";
+  std::cout
+      << "r2g2: Bayesian deep learning with pluggable reparameterisation gradient estimators\n\n"
+         "usage: r2g2 COMMAND [options]      r2g2 COMMAND --help\n\n"
+         "--profile (any command, or R2G2_PROFILE=1 in the environment) prints on stderr, at the end,\n"
+         "the calls and wall time of every op, backward and kernel (on CUDA, each kernel synchronised)\n\n"
+         "commands:\n";
   for (auto& [name, cmd] : r2g2::cli::registry()) {
     if (name.rfind("bench-", 0) == 0) continue;  // reached as `r2g2 bench TARGET`
     std::cout << "  " << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ') << cmd.summary
@@ -140,16 +145,30 @@ int main(int argc, char** argv) {
     print_help();
     return 2;
   }
-  std::vector<std::string> rest(words.begin() + 1, words.end());
-  for (auto& w : rest)
-    if (w == "--help" || w == "-h") {
+  std::vector<std::string> rest;
+  bool profile = false;
+  for (size_t i = 1; i < words.size(); ++i) {
+    if (words[i] == "--help" || words[i] == "-h") {
       std::cout << it->second.usage << "\n";
       return 0;
     }
+    if (words[i] == "--profile")
+      profile = true;
+    else
+      rest.push_back(words[i]);
+  }
+  if (profile) r2g2::profiler::enable(true);
+  int status = 1;
   try {
-    return it->second.run(rest);
+    status = it->second.run(rest);
   } catch (const std::exception& e) {
     std::cerr << "r2g2 " << words[0] << ": error: " << e.what() << "\n";
-    return 1;
   }
+  if (profile) {
+    std::cout.flush();
+    r2g2::profiler::print(std::cerr);
+    r2g2::profiler::enable(false);
+    r2g2::profiler::reset();  // printed once: the exit report of R2G2_PROFILE finds it empty
+  }
+  return status;
 }

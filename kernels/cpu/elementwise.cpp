@@ -3,36 +3,51 @@
 #include <algorithm>
 
 #include "r2g2/kernels/elementwise_math.h"
+#include "r2g2/kernels/runtime/thread_pool.h"
 
 namespace r2g2::kernels::cpu {
 
 namespace {
 
-template <BinaryOp OP, class T>
-void binary_strided(const T* a, const T* b, T* out, const Strided2& g) {
-  // Odometer over the output index; the innermost axis is a tight loop.
-  if (g.ndim == 0) {
-    out[0] = binary_value<OP>(a[0], b[0]);
-    return;
-  }
-  int last = g.ndim - 1;
+using runtime::kCheapElementGrain;
+using runtime::kCostlyElementGrain;
+using runtime::parallel_for;
+
+// Ops whose per-element cost is a libm call or a division, not a few cycles.
+constexpr int64_t unary_grain(UnaryOp op) {
+  return op == UnaryOp::neg || op == UnaryOp::square || op == UnaryOp::relu ? kCheapElementGrain
+                                                                           : kCostlyElementGrain;
+}
+
+int64_t element_count(const Strided2& g) {
+  int64_t n = 1;
+  for (int i = 0; i < g.ndim; ++i) n *= g.shape[i];
+  return n;
+}
+
+// Calls row(out_offset, a_offset, b_offset, first_col, end_col) for each run of the
+// innermost axis that output elements [lo, hi) cover (row-major output; ndim >= 1, no
+// zero extent), so that any split of the output gives the same per-element work.
+template <class Row>
+void for_rows_in(const Strided2& g, int64_t lo, int64_t hi, Row&& row) {
+  const int last = g.ndim - 1;
+  const int64_t inner = g.shape[last];
   int64_t idx[kMaxDims] = {};
-  int64_t inner = g.shape[last], sa = g.a_stride[last], sb = g.b_stride[last];
-  int64_t outer = 1;
-  for (int i = 0; i < last; ++i) outer *= g.shape[i];
-  for (int64_t o = 0; o < outer; ++o) {
+  int64_t outer_index = lo / inner, col = lo % inner;
+  for (int i = last - 1; i >= 0; --i) {
+    idx[i] = outer_index % g.shape[i];
+    outer_index /= g.shape[i];
+  }
+  for (int64_t o = lo; o < hi;) {
     int64_t off_a = 0, off_b = 0;
     for (int i = 0; i < last; ++i) {
       off_a += idx[i] * g.a_stride[i];
       off_b += idx[i] * g.b_stride[i];
     }
-    const T* pa = a + off_a;
-    const T* pb = b + off_b;
-    T* po = out + o * inner;
-    if (sa == 1 && sb == 1)
-      for (int64_t j = 0; j < inner; ++j) po[j] = binary_value<OP>(pa[j], pb[j]);
-    else
-      for (int64_t j = 0; j < inner; ++j) po[j] = binary_value<OP>(pa[j * sa], pb[j * sb]);
+    const int64_t end_col = std::min(inner, col + (hi - o));
+    row(o - col, off_a, off_b, col, end_col);
+    o += end_col - col;
+    col = 0;
     for (int i = last - 1; i >= 0; --i) {
       if (++idx[i] < g.shape[i]) break;
       idx[i] = 0;
@@ -40,12 +55,34 @@ void binary_strided(const T* a, const T* b, T* out, const Strided2& g) {
   }
 }
 
+template <BinaryOp OP, class T>
+void binary_strided(const T* a, const T* b, T* out, const Strided2& g) {
+  if (g.ndim == 0) {
+    out[0] = binary_value<OP>(a[0], b[0]);
+    return;
+  }
+  const int64_t sa = g.a_stride[g.ndim - 1], sb = g.b_stride[g.ndim - 1];
+  parallel_for(0, element_count(g), kCheapElementGrain, [&](int64_t lo, int64_t hi) {
+    for_rows_in(g, lo, hi, [&](int64_t out_offset, int64_t off_a, int64_t off_b, int64_t j0, int64_t j1) {
+      const T* pa = a + off_a;
+      const T* pb = b + off_b;
+      T* po = out + out_offset;
+      if (sa == 1 && sb == 1)
+        for (int64_t j = j0; j < j1; ++j) po[j] = binary_value<OP>(pa[j], pb[j]);
+      else
+        for (int64_t j = j0; j < j1; ++j) po[j] = binary_value<OP>(pa[j * sa], pb[j * sb]);
+    });
+  });
+}
+
 }  // namespace
 
 template <class T>
 void unary(UnaryOp op, const T* x, T* y, int64_t n) {
   with_unary(op, [&](auto tag) {
-    for (int64_t i = 0; i < n; ++i) y[i] = unary_value<decltype(tag)::value>(x[i]);
+    parallel_for(0, n, unary_grain(op), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) y[i] = unary_value<decltype(tag)::value>(x[i]);
+    });
   });
 }
 
@@ -54,10 +91,12 @@ void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int6
   with_unary(op, [&](auto tag) {
     constexpr UnaryOp kOp = decltype(tag)::value;
     // An op reads only the operands its derivative needs; the others may be null.
-    for (int64_t i = 0; i < n; ++i) {
-      const T xi = unary_grad_reads_x<kOp> ? x[i] : T(0), yi = unary_grad_reads_y<kOp> ? y[i] : T(0);
-      gx[i] = unary_grad<kOp>(xi, yi, gy[i]);
-    }
+    parallel_for(0, n, unary_grain(op), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const T xi = unary_grad_reads_x<kOp> ? x[i] : T(0), yi = unary_grad_reads_y<kOp> ? y[i] : T(0);
+        gx[i] = unary_grad<kOp>(xi, yi, gy[i]);
+      }
+    });
   });
 }
 
@@ -69,23 +108,29 @@ void binary(BinaryOp op, const T* a, const T* b, T* out, const Strided2& g) {
 template <class T>
 void binary_scalar(BinaryOp op, const T* a, T s, T* out, int64_t n) {
   with_binary(op, [&](auto tag) {
-    for (int64_t i = 0; i < n; ++i) out[i] = binary_value<decltype(tag)::value>(a[i], s);
+    parallel_for(0, n, kCheapElementGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) out[i] = binary_value<decltype(tag)::value>(a[i], s);
+    });
   });
 }
 
 template <class T>
 void fill(T* y, T value, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = value;
+  parallel_for(0, n, kCheapElementGrain, [&](int64_t lo, int64_t hi) { std::fill(y + lo, y + hi, value); });
 }
 
 template <class T>
 void axpy(T alpha, const T* x, T* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+  parallel_for(0, n, kCheapElementGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) y[i] += alpha * x[i];
+  });
 }
 
 template <class From, class To>
 void cast(const From* x, To* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<To>(x[i]);
+  parallel_for(0, n, kCheapElementGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) y[i] = static_cast<To>(x[i]);
+  });
 }
 
 template <class T>
@@ -94,25 +139,20 @@ void copy_strided(const T* src, T* dst, const Strided2& g) {
     dst[0] = src[0];
     return;
   }
-  int last = g.ndim - 1;
-  int64_t idx[kMaxDims] = {};
-  int64_t inner = g.shape[last], s = g.a_stride[last];
-  int64_t outer = 1;
-  for (int i = 0; i < last; ++i) outer *= g.shape[i];
-  for (int64_t o = 0; o < outer; ++o) {
-    int64_t off = 0;
-    for (int i = 0; i < last; ++i) off += idx[i] * g.a_stride[i];
-    for (int64_t j = 0; j < inner; ++j) dst[o * inner + j] = src[off + j * s];
-    for (int i = last - 1; i >= 0; --i) {
-      if (++idx[i] < g.shape[i]) break;
-      idx[i] = 0;
-    }
-  }
+  const int64_t s = g.a_stride[g.ndim - 1];
+  parallel_for(0, element_count(g), kCheapElementGrain, [&](int64_t lo, int64_t hi) {
+    for_rows_in(g, lo, hi, [&](int64_t out_offset, int64_t off, int64_t, int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) dst[out_offset + j] = src[off + j * s];
+    });
+  });
 }
 
 template <class T>
 void copy_2d(const T* src, int64_t src_ld, T* dst, int64_t dst_ld, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; ++r) std::copy_n(src + r * src_ld, cols, dst + r * dst_ld);
+  const int64_t rows_per_grain = std::max<int64_t>(1, kCheapElementGrain / std::max<int64_t>(cols, 1));
+  parallel_for(0, rows, rows_per_grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) std::copy_n(src + r * src_ld, cols, dst + r * dst_ld);
+  });
 }
 
 #define R2G2_INSTANTIATE(T)                                                            \

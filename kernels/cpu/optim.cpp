@@ -1,8 +1,10 @@
-// Fused optimizer updates: one pass over each parameter buffer.
+// Fused optimizer updates: one pass over each parameter buffer, split across the CPU
+// thread pool (each element's update is independent of the others).
 #include "r2g2/kernels/cpu/optim.h"
 
 #include "r2g2/kernels/optim_math.h"
 #include "r2g2/kernels/runtime/error.h"
+#include "r2g2/kernels/runtime/thread_pool.h"
 
 namespace r2g2::kernels::cpu {
 
@@ -10,8 +12,10 @@ template <class T>
 void adam_step(T* p, const T* g, T* m, T* v, int64_t n, T lr, T beta1, T beta2, T eps, T weight_decay,
                int64_t step) {
   const AdamBias<T> bias = adam_bias(beta1, beta2, step);
-  for (int64_t i = 0; i < n; ++i)
-    adam_update(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, weight_decay, bias.bias1, bias.bias2);
+  runtime::parallel_for(0, n, runtime::kCostlyElementGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i)
+      adam_update(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, weight_decay, bias.bias1, bias.bias2);
+  });
 }
 
 template <class T>
@@ -20,8 +24,10 @@ void sgd_step(T* p, const T* g, T* buf, int64_t n, T lr, T momentum, T weight_de
   R2G2_CHECK(momentum == T(0) || n <= 0 || buf != nullptr, "sgd_step: momentum is ", momentum,
              " but the momentum buffer is null; pass a buffer of ", n, " elements, or momentum 0");
   // Without momentum no buffer is needed (buf may be null).
-  for (int64_t i = 0; i < n; ++i)
-    sgd_update(p[i], g[i], momentum != T(0) ? buf + i : nullptr, lr, momentum, weight_decay, first);
+  runtime::parallel_for(0, n, runtime::kCheapElementGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i)
+      sgd_update(p[i], g[i], momentum != T(0) ? buf + i : nullptr, lr, momentum, weight_decay, first);
+  });
 }
 
 #define R2G2_INSTANTIATE(T)                                                          \

@@ -178,17 +178,29 @@ int gram_rank(const T* W, int m, int D, double rel_cut) {
   const bool rows = m <= D;  // Gram of the smaller side
   const int k = rows ? m : D;
   std::vector<double> A(static_cast<size_t>(k) * k, 0.0);
-  for (int a = 0; a < k; ++a)
-    for (int c = 0; c < k; ++c) {
-      double acc = 0;
-      if (rows)
-        for (int d = 0; d < D; ++d)
-          acc += static_cast<double>(W[a * D + d]) * static_cast<double>(W[c * D + d]);
-      else
-        for (int i = 0; i < m; ++i)
-          acc += static_cast<double>(W[i * D + a]) * static_cast<double>(W[i * D + c]);
-      A[a * k + c] = acc;
+  if (rows) {
+    for (int a = 0; a < k; ++a)
+      for (int c = 0; c < k; ++c) {
+        double acc = 0;
+        for (int d = 0; d < D; ++d) acc += static_cast<double>(W[a * D + d]) * static_cast<double>(W[c * D + d]);
+        A[a * k + c] = acc;
+      }
+  } else {
+    // Column dot products as rank-1 updates, row by row: the inner loop walks a row of W
+    // (stride 1) instead of a column (stride D), and each
+    // entry still sums over i in ascending order, so A is the same to the bit. The upper
+    // triangle is computed and mirrored (products commute exactly).
+    for (int i = 0; i < m; ++i) {
+      const T* row = W + static_cast<int64_t>(i) * D;
+      for (int a = 0; a < k; ++a) {
+        const double wa = static_cast<double>(row[a]);
+        double* Aa = &A[static_cast<size_t>(a) * k];
+        for (int c = a; c < k; ++c) Aa[c] += wa * static_cast<double>(row[c]);
+      }
     }
+    for (int a = 0; a < k; ++a)
+      for (int c = 0; c < a; ++c) A[a * k + c] = A[c * k + a];
+  }
   std::vector<int> perm(k);
   return pivoted_cholesky(A.data(), k, perm.data(), rel_cut);
 }

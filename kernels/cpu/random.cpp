@@ -2,11 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <system_error>
-#include <thread>
-#include <vector>
 
 #include "r2g2/kernels/philox_math.h"
+#include "r2g2/kernels/runtime/thread_pool.h"
 
 namespace r2g2::kernels::cpu {
 
@@ -67,9 +65,8 @@ void normal_range(uint32_t k0, uint32_t k1, uint64_t begin, uint64_t end, T* out
   }
 }
 
-// Each thread gets at least this many normals (about 0.4 ms on one core), so starting
-// it (tens of microseconds) pays off; smaller requests stay on the calling thread.
-constexpr int64_t kPerThread = int64_t{1} << 15;
+// Batches of kBatch blocks (512 normals, about 6 us on one core) per chunk of the pool.
+constexpr int64_t kBatchesPerChunk = 8;
 
 }  // namespace
 
@@ -87,26 +84,15 @@ void philox_normal(uint64_t seed, uint64_t offset, T* out, int64_t n) {
   if (n <= 0) return;
   const uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   // Every value depends only on its index, so any split of [0, n) gives the same output.
-  const int64_t threads =
-      std::max<int64_t>(1, std::min<int64_t>(std::thread::hardware_concurrency(), n / kPerThread));
-  // Part t is [bound(t), bound(t + 1)); inner bounds fall on block starts so that no
-  // block is computed twice.
-  auto bound = [&](int64_t t) {
-    return t == threads ? offset + static_cast<uint64_t>(n)
-           : t == 0     ? offset
-                        : (offset + static_cast<uint64_t>(n * t / threads)) / 4 * 4;
-  };
-  auto work = [=](int64_t t) { normal_range(k0, k1, bound(t), bound(t + 1), out + (bound(t) - offset)); };
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < threads; ++t) {
-    try {
-      pool.emplace_back(work, t);
-    } catch (const std::system_error&) {
-      work(t);  // no thread to be had: do this part here
-    }
-  }
-  work(0);
-  for (auto& th : pool) th.join();
+  // Chunks are whole batches of blocks, so that no block is computed twice.
+  const uint64_t begin = offset, end = offset + static_cast<uint64_t>(n);
+  const uint64_t first_block = begin / 4, end_block = (end + 3) / 4;
+  const int64_t batches = static_cast<int64_t>((end_block - first_block + kBatch - 1) / kBatch);
+  runtime::parallel_for(0, batches, kBatchesPerChunk, [&](int64_t b0, int64_t b1) {
+    const uint64_t lo = std::max(begin, 4 * (first_block + static_cast<uint64_t>(b0) * kBatch));
+    const uint64_t hi = std::min(end, 4 * (first_block + static_cast<uint64_t>(b1) * kBatch));
+    normal_range(k0, k1, lo, hi, out + (lo - begin));
+  });
 }
 
 template void philox_normal<float>(uint64_t, uint64_t, float*, int64_t);
