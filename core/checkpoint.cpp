@@ -257,29 +257,21 @@ const Tensor& Checkpoint::tensor(const std::string& name) const {
                              " tensors: ", present, ")"));
 }
 
-void save_checkpoint(const std::string& path, const Checkpoint& ck) {
-  const std::string payload = encode_payload(ck);
-  std::string header(kMagic, sizeof(kMagic));
-  auto put = [&](auto v) { header.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
-  put(uint32_t{kCheckpointVersion});
-  put(crc_of(payload.data(), payload.size()));
-  put(static_cast<uint64_t>(payload.size()));
-
+void write_file_atomically(const std::string& path, const std::vector<std::string_view>& pieces,
+                           const std::string& caller) {
   int64_t budget = g_fail_after.exchange(-1);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  R2G2_CHECK(fd >= 0, "save_checkpoint: cannot create temporary file '", tmp, "' for '", path,
-             "': ", errno_text());
+  R2G2_CHECK(fd >= 0, caller, ": cannot create temporary file '", tmp, "' for '", path, "': ", errno_text());
   auto abandon = [&](const char* step) {
     std::string why = errno_text();
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
-    throw Error(detail::concat("save_checkpoint: ", step, " '", tmp, "' failed: ", why, "; '", path,
+    throw Error(detail::concat(caller, ": ", step, " '", tmp, "' failed: ", why, "; '", path,
                                "' was left unchanged"));
   };
-  if (!write_all(fd, header.data(), header.size(), budget) ||
-      !write_all(fd, payload.data(), payload.size(), budget))
-    abandon("writing");
+  for (std::string_view piece : pieces)
+    if (!write_all(fd, piece.data(), piece.size(), budget)) abandon("writing");
   if (::fsync(fd) != 0) abandon("flushing");
   if (::close(fd) != 0) {
     fd = -1;
@@ -288,6 +280,16 @@ void save_checkpoint(const std::string& path, const Checkpoint& ck) {
   fd = -1;
   if (::rename(tmp.c_str(), path.c_str()) != 0) abandon("renaming");
   sync_directory_of(path);
+}
+
+void save_checkpoint(const std::string& path, const Checkpoint& ck) {
+  const std::string payload = encode_payload(ck);
+  std::string header(kMagic, sizeof(kMagic));
+  auto put = [&](auto v) { header.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
+  put(uint32_t{kCheckpointVersion});
+  put(crc_of(payload.data(), payload.size()));
+  put(static_cast<uint64_t>(payload.size()));
+  write_file_atomically(path, {header, payload}, "save_checkpoint");
 }
 
 Checkpoint load_checkpoint(const std::string& path, Device device) {

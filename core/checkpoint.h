@@ -14,11 +14,13 @@
 // intact. Loading checks the magic, version, length and checksum before reading and
 // throws r2g2::Error naming the file and the problem.
 //
-// layers/serialize.h builds on this to save a whole Module by parameter name, with its
-// optimizer and generators.
+// layers/serialize.h saves a whole Module (by parameter name, with its optimizer and
+// generators) in the safetensors format instead, through the same atomic write.
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "r2g2/core/optim.h"
 #include "r2g2/core/tensor.h"
@@ -44,6 +46,13 @@ struct Checkpoint {
 constexpr uint32_t kCheckpointVersion = 1;
 
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+
+// Writes `pieces`, one after another, to "<path>.tmp.<pid>", flushes it to disk and
+// renames it over `path`: readers see the previous file or the whole new one, never a
+// part. Errors start with `caller` and name both files. save_checkpoint and save_module
+// (layers/serialize.h) write through this.
+void write_file_atomically(const std::string& path, const std::vector<std::string_view>& pieces,
+                           const std::string& caller);
 // Tensors come back as detached leaves on `device`.
 Checkpoint load_checkpoint(const std::string& path, Device device = Device::cpu());
 
@@ -55,8 +64,9 @@ void save_optimizer_state(Checkpoint& checkpoint, Adam& adam, const std::string&
 void load_optimizer_state(const Checkpoint& checkpoint, Adam& adam, const std::string& prefix = "adam");
 
 namespace detail {
-// Test hook: the next save_checkpoint fails like a full disk after writing `bytes`
-// bytes of its temporary file (negative: off). Lets tests check atomicity.
+// Test hook: the next write_file_atomically (save_checkpoint, save_module) fails like a
+// full disk after writing `bytes` bytes of its temporary file (negative: off). Lets tests
+// check atomicity.
 void fail_next_checkpoint_write_after(int64_t bytes);
 }  // namespace detail
 

@@ -8,14 +8,20 @@
 //   ...
 //   load_module(fresh_model, "model.ckpt", state);  // same model shape, same names
 //
-// The file is a checkpoint (core/checkpoint.h: atomic, checksummed) holding
+// The file is in the safetensors format (an 8-byte little-endian header length, a JSON
+// header padded with spaces to a multiple of 8 bytes, then the raw little-endian data of
+// every tensor, back to back), so other tools (Python's `safetensors`, or
+// tests/layers/read_safetensors.py with the standard library alone) read it too. It holds
 //   tensors  "param/<dotted name>"                   every Module::named_parameters() entry
 //            "optimizer/<state>/<name>"              the optimizer's state by parameter name:
 //                                                    Adam's "m" and "v", SGD's "momentum"
-//   metadata "module/format"                         marks a file written by save_module
+//   __metadata__ (strings)
+//            "module/format"                         marks a file written by save_module
+//            "module/data_crc32"                     CRC-32 of the data section, 8 hex digits
 //            "optimizer/kind", "optimizer/steps"     "adam" or "sgd", steps taken
-//            "generator/<name>/seed", ".../offset"   each named generator
+//            "generator/<name>/seed", ".../offset"   each named generator, in decimal
 //            "user/<key>"                            the caller's metadata
+// Tensors are stored F32, F64 or I32, widest first, then by name.
 // Keying optimizer state by name, not by position, lets a file be read by a module whose
 // optimizer lists its parameters in another order, and makes a mismatch nameable.
 #include <map>
@@ -56,7 +62,7 @@ struct LoadOptions {
 std::map<std::string, Generator*> noise_generators(Module& module);
 
 // Writes the module's parameters and `state` to `path` atomically (the previous file
-// survives a failed save).
+// survives a failed save). Names and metadata must be valid UTF-8.
 void save_module(const Module& module, const std::string& path, const TrainingState& state = {});
 
 // Reads `path` into the module's parameters in place (on each parameter's device, so an
@@ -64,7 +70,10 @@ void save_module(const Module& module, const std::string& path, const TrainingSt
 // checked before anything changes: a missing or unexpected name, a shape or dtype
 // mismatch, a missing generator or an optimizer of another kind is an r2g2::Error naming
 // the file, the entry and what was expected and found, and leaves the module, optimizer
-// and generators as they were.
+// and generators as they were. So is a file that breaks the format (truncated, invalid
+// or repeated-key JSON, an unknown dtype, a shape that disagrees with its data_offsets,
+// data with gaps or overlaps, non-string metadata) or whose data fails its checksum; the
+// message names the entry and the byte offset where it was found.
 void load_module(Module& module, const std::string& path, TrainingState& state,
                  const LoadOptions& options = {});
 void load_module(Module& module, const std::string& path, const LoadOptions& options = {});
