@@ -10,6 +10,7 @@
 
 #include "r2g2/core/checkpoint.h"
 #include "r2g2/core/error.h"
+#include "temp_dir.h"
 #include "test_util.h"
 
 namespace {
@@ -17,22 +18,7 @@ namespace {
 using namespace r2g2;
 namespace fs = std::filesystem;
 
-// A fresh directory per test case, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("r2g2_ckpt_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using r2g2::test::TempDir;
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -115,7 +101,7 @@ TEST_CASE("checkpoint: round trip of f32, f64, i32 tensors and metadata") {
   ck.metadata["step"] = "42";
   save_checkpoint(path, ck);
   check_same(load_checkpoint(path), ck);
-  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+  CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
 }
 
 TEST_CASE("checkpoint: metadata and tensor lookups explain what is missing") {
@@ -143,7 +129,7 @@ TEST_CASE("checkpoint: a write that fails midway leaves the previous file intact
     CHECK(read_bytes(path) == old_bytes);
     check_same(load_checkpoint(path), old);
     // The partial temporary file was removed.
-    CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);
+    CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
   }
   // The hook fires once: the next save goes through.
   save_checkpoint(path, next);
@@ -184,7 +170,7 @@ TEST_CASE("checkpoint: missing, foreign, truncated and corrupt files give errors
   const std::string bytes = read_bytes(good);
 
   check_load_fails(dir.file("missing.ckpt"), "cannot open");
-  check_load_fails(dir.path.string(), "error reading");  // a directory
+  check_load_fails(dir.path().string(), "error reading");  // a directory
 
   write_bytes(bad, "");
   check_load_fails(bad, "truncated");

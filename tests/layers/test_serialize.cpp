@@ -28,6 +28,7 @@
 #include "r2g2/layers/linear.h"
 #include "r2g2/layers/sequential.h"
 #include "r2g2/layers/serialize.h"
+#include "temp_dir.h"
 #include "test_util.h"
 
 namespace {
@@ -37,21 +38,7 @@ using r2g2::test::contains;
 using r2g2::test::error_of;
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("r2g2_serialize_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using r2g2::test::TempDir;
 
 // A Bayesian hidden layer and a deterministic read-out: parameters "hidden.mu",
 // "hidden.rho", "hidden.bias_mu", "hidden.bias_rho", "out.weight", "out.bias".
@@ -589,7 +576,7 @@ TEST_CASE("a failed save_module leaves the previous file intact") {
     CHECK(contains(message, "was left unchanged"));
     CHECK(read_bytes(path) == before);
   }
-  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);  // no temp file left
+  CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);  // no temp file left
   Linear loaded(3, 2, {.seed = 3});
   load_module(loaded, path);
   check_identical(first, loaded);

@@ -13,31 +13,9 @@
 #include "r2g2/core/data/data_file.h"
 #include "r2g2/core/error.h"
 #include "r2g2/kernels/runtime/hash.h"
+#include "temp_dir.h"
 
 namespace r2g2::test {
-
-// A fresh folder under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("r2g2-data-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline void write_raw(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip = false) {
   r2g2::data::write_bytes(path, {bytes}, gzip);
