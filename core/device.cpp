@@ -7,6 +7,7 @@
 
 #include "r2g2/core/cuda_backend.h"
 #include "r2g2/core/error.h"
+#include "r2g2/core/host_allocator.h"
 
 namespace r2g2 {
 
@@ -51,16 +52,14 @@ Device parse_device(const std::string& spec) {
 void* device_alloc(Device d, size_t bytes) {
   if (bytes == 0) bytes = 1;
   if (d.is_cuda()) return cuda_backend::malloc(bytes);
-  // 64-byte alignment keeps SIMD loads aligned for every row start we allocate.
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-  if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
-  return p;
+  // 64-byte aligned blocks keep SIMD loads aligned for every row start we allocate.
+  return host_allocate(bytes);
 }
 
 void device_free(Device d, void* p, size_t bytes) {
   if (!p) return;
   if (d.is_cuda()) return cuda_backend::free(p, bytes);
-  std::free(p);
+  host_free(p);
 }
 
 void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {

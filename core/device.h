@@ -24,7 +24,8 @@ bool cuda_available();
 // without one throws a message that says why (built without CUDA, or no device).
 Device parse_device(const std::string& spec);
 
-// Raw memory on a device. CUDA memory comes from the caching allocator.
+// Raw memory on a device, from the caching allocators: core/host_allocator.h on the CPU,
+// core/cuda/allocator.h on CUDA devices.
 void* device_alloc(Device d, size_t bytes);
 void device_free(Device d, void* p, size_t bytes);
 // Copies between any two devices (host<->device, device<->device, host<->host).
