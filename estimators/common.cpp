@@ -4,7 +4,9 @@
 #include "r2g2/core/dispatch.h"
 #include "r2g2/core/error.h"
 #include "r2g2/core/ops.h"
+#include "r2g2/kernels/cpu/gaussian.h"
 #include "r2g2/kernels/cpu/r2g2_elementwise.h"
+#include "r2g2/kernels/cuda/gaussian.h"
 #include "r2g2/kernels/cuda/r2g2_elementwise.h"
 
 namespace r2g2::est {
@@ -111,6 +113,22 @@ Tensor mask_by_positive(const Tensor& eps, const Tensor& sigma) {
   return out;
 }
 
+Tensor gaussian_draw(const Tensor& mu, const Tensor& sigma, const Tensor& eps) {
+  R2G2_CHECK(mu.shape() == sigma.shape() && mu.shape() == eps.shape(), "gaussian_draw: mu ",
+             shape_str(mu.shape()), ", sigma ", shape_str(sigma.shape()), " and eps ", shape_str(eps.shape()),
+             " must have one shape");
+  same_place("gaussian_draw", mu, sigma, "sigma");
+  same_place("gaussian_draw", mu, eps, "eps");
+  NoGrad no_grad;
+  Tensor m = mu.contiguous(), s = sigma.contiguous(), e = eps.contiguous();
+  Tensor w = Tensor::empty(m.shape(), m.dtype(), m.device());
+  dispatch_floating(m.dtype(), "gaussian_draw", [&](auto tag) {
+    using T = decltype(tag);
+    R2G2_KERNEL(m.device(), gaussian_sample<T>)(m.data<T>(), s.data<T>(), e.data<T>(), w.data<T>(), m.numel());
+  });
+  return w;
+}
+
 Tensor record_node(const char* name, const Tensor& h, const std::vector<Tensor>& inputs,
                    std::function<void(const Tensor& g, Grads& d)> fill) {
   std::vector<bool> need(inputs.size());
@@ -132,7 +150,7 @@ Tensor record_latent_linear(const char* name, const Tensor& h, const Tensor& mu,
       d.put(kZSigma, [&] { return mul(gz, e); });
       d.put(kZMu, [&] { return gz; });
     }
-    d.put(kWeight, [&] { return matmul(g.t(), add(mu_d, mul(sigma_d, e))); });
+    d.put(kWeight, [&] { return matmul(g.t(), gaussian_draw(mu_d, sigma_d, e)); });
     d.put(kBias, [&] { return sum(g, {0}); });
   });
 }
@@ -141,7 +159,7 @@ Tensor latent_forward(const Tensor& mu, const Tensor& sigma, const Tensor& weigh
                       Generator& gen, Tensor* eps) {
   NoGrad no_grad;
   *eps = gen.randn(mu.shape(), mu.dtype(), mu.device());
-  Tensor z = add(mu.detach(), mul(sigma.detach(), *eps));
+  Tensor z = gaussian_draw(mu.detach(), sigma.detach(), *eps);
   Tensor h = matmul(z, weight.detach().t());
   if (bias.defined()) h = add(h, bias.detach());
   return h;
@@ -156,12 +174,12 @@ SharedSample draw_shared_sample(const Tensor& mu, const Tensor& sigma, const Ten
   NoGrad no_grad;
   SharedSample s;
   s.E = gen.randn(mu.shape(), mu.dtype(), mu.device());
-  s.W = add(mu.detach(), mul(sigma.detach(), s.E));
+  s.W = gaussian_draw(mu.detach(), sigma.detach(), s.E);
   if (bias_mu.defined()) {
     s.b = bias_mu.detach();
     if (bias_sigma.defined()) {
       s.eb = gen.randn(bias_mu.shape(), bias_mu.dtype(), bias_mu.device());
-      s.b = add(s.b, mul(bias_sigma.detach(), s.eb));
+      s.b = gaussian_draw(s.b, bias_sigma.detach(), s.eb);
     }
   }
   return s;

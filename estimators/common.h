@@ -29,6 +29,9 @@ Tensor random_signs(const Shape& shape, Generator& gen, DType dtype, Device devi
 void lrt_sample(const Tensor& mean, const Tensor& v, const Tensor& xi, Tensor* h, Tensor* q);
 Tensor r2g2_ratio(const Tensor& r, const Tensor& v, const R2G2Options& opt);
 Tensor mask_by_positive(const Tensor& eps, const Tensor& sigma);
+// w = mu + sigma . eps in one pass (kernels/gaussian.inc), not recorded: the same bits as
+// add(mu, mul(sigma, eps)). Tensors of one shape, dtype and device.
+Tensor gaussian_draw(const Tensor& mu, const Tensor& sigma, const Tensor& eps);
 
 // Records h = z W^T + bias, z = mu + sigma . eps_used, on the tape with the
 // reparameterisation backward written with `eps_used` as the noise:

@@ -60,12 +60,19 @@ class BayesianModule : public Module {
 
 // KL(N(mu, sigma^2) || N(0, prior_sigma^2)) summed over all elements:
 //   sum log(prior_sigma / sigma) + (sigma^2 + mu^2) / (2 prior_sigma^2) - 1/2.
-// prior_sigma must be > 0 (checked). Recorded on the tape (gradients to mu and sigma).
+// prior_sigma must be > 0 (checked). Recorded on the tape as one node (gradients to mu and
+// sigma), computed in one fused pass each way (kernels/gaussian.inc): the terms are summed
+// in double in a fixed order, so the value does not depend on the thread count.
 Tensor kl_to_zero_mean_gaussian(const Tensor& mu, const Tensor& sigma, double prior_sigma);
 // The same for sigma = softplus(rho), with log sigma taken as log_softplus(rho): finite, with
-// the right gradient, where sigma underflows to 0 (float32 rho < -104). `sigma` is the
-// caller's softplus(rho), shared with its forward pass.
+// the right gradient, where sigma underflows to 0 (float32 rho < -104). The gradient goes
+// to mu and rho directly (dKL/drho = (sigma / p^2 - 1/sigma) sigmoid(rho), written so that it
+// stays finite), in the same pass. `sigma` is the caller's softplus(rho), shared with its
+// forward pass: the KL reads it rather than computing softplus again, and does not
+// differentiate it (passing anything but softplus(rho) gives a wrong KL).
 Tensor kl_to_zero_mean_gaussian_rho(const Tensor& mu, const Tensor& rho, const Tensor& sigma,
                                     double prior_sigma);
+// The same, computing softplus(rho) itself.
+Tensor kl_to_zero_mean_gaussian_rho(const Tensor& mu, const Tensor& rho, double prior_sigma);
 
 }  // namespace r2g2

@@ -5,6 +5,7 @@
 #include "r2g2/core/autograd.h"
 #include "r2g2/core/error.h"
 #include "r2g2/core/ops.h"
+#include "r2g2/estimators/common.h"
 #include "r2g2/layers/bayes_module.h"
 
 namespace r2g2 {
@@ -34,6 +35,11 @@ GaussianWeight GaussianWeight::point_mass(Tensor mu, double prior_sigma) {
 
 Tensor GaussianWeight::sigma() const { return rho.defined() ? softplus(rho) : Tensor(); }
 
+Tensor GaussianWeight::kl() const {
+  if (!rho.defined()) return {};
+  return kl_to_zero_mean_gaussian_rho(mu, rho, prior_sigma_);
+}
+
 Tensor GaussianWeight::kl(const Tensor& s) const {
   if (!rho.defined()) return {};
   return kl_to_zero_mean_gaussian_rho(mu, rho, s, prior_sigma_);
@@ -41,7 +47,14 @@ Tensor GaussianWeight::kl(const Tensor& s) const {
 
 Tensor GaussianWeight::sample(const Tensor& s, Generator& gen) const {
   if (!rho.defined()) return mu;
-  return add(mu, mul(s, gen.randn(mu.shape(), mu.dtype(), mu.device())));
+  Tensor eps = gen.randn(mu.shape(), mu.dtype(), mu.device());
+  Tensor w = est::gaussian_draw(mu.detach(), s.detach(), eps);
+  enum : size_t { kMu, kSigma };
+  // dW/dmu = 1, dW/dsigma = eps: the incoming gradient itself, and one product.
+  return est::record_node("gaussian_sample", w, {mu, s}, [eps](const Tensor& g, est::Grads& d) {
+    d.put(kMu, [&] { return g; });
+    d.put(kSigma, [&] { return mul(g, eps); });
+  });
 }
 
 }  // namespace r2g2

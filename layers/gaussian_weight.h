@@ -34,12 +34,13 @@ class GaussianWeight {
 
   // softplus(rho), recorded; undefined for a point mass.
   Tensor sigma() const;
-  // KL(N(mu, sigma^2) || N(0, prior_sigma^2)) summed over the elements, recorded, with
-  // `sigma` the caller's softplus(rho) (shared with its forward pass). Undefined for a
-  // point mass.
+  // KL(N(mu, sigma^2) || N(0, prior_sigma^2)) summed over the elements, recorded as one
+  // node with its gradient to mu and rho (kl_to_zero_mean_gaussian_rho), with `sigma` the
+  // caller's softplus(rho) (shared with its forward pass). Undefined for a point mass.
   Tensor kl(const Tensor& sigma) const;
-  Tensor kl() const { return kl(sigma()); }
-  // One draw mu + sigma * eps, eps from `gen`, recorded as plain ops (mu for a point mass).
+  Tensor kl() const;
+  // One draw mu + sigma * eps, eps from `gen`, recorded as one node with gradients
+  // g to mu and g * eps to sigma (mu for a point mass).
   Tensor sample(const Tensor& sigma, Generator& gen) const;
 
   Tensor mu, rho;

@@ -1,0 +1,107 @@
+// kernels/cuda/gaussian.cu under the emulator, against kernels/cpu/gaussian. The gradient
+// and the draw evaluate the same formulas (kernels/gaussian_math.h) and are compared
+// exactly; the KL sums the same double terms in another order, so it agrees within the
+// double rounding of that sum, then the cast to T.
+#include <cmath>
+#include <limits>
+
+#include "emulator/cuda_emulator.h"
+#include "kernels/cuda/emulated_test_util.h"
+#include "r2g2/kernels/cases/gaussian.h"
+#include "r2g2/kernels/cpu/gaussian.h"
+#include "r2g2/kernels/cuda/gaussian.cu"
+#include "r2g2/kernels/elementwise_math.h"
+
+namespace {
+
+namespace cpu = r2g2::kernels::cpu;
+namespace gpu = r2g2::kernels::cuda;
+namespace cases = r2g2::kernels::cases;
+using namespace r2g2::test::emulated;
+using r2g2::kernels::GaussianScale;
+
+template <class T>
+std::vector<T> scales(const cases::GaussianKlCase& c, size_t n, uint64_t seed) {
+  auto s = values<T>(n, seed, c.lo, c.hi);
+  if (c.scale == GaussianScale::rho)
+    for (size_t i = 0; i < n; i += 5) s[i] = static_cast<T>(cases::test_rho_tails()[(i / 5) % 10]);
+  return s;
+}
+
+template <class T>
+std::vector<T> sigmas(GaussianScale kind, const std::vector<T>& s) {
+  std::vector<T> sigma(s);
+  if (kind == GaussianScale::rho)
+    for (auto& x : sigma) x = r2g2::kernels::softplus_of(x);
+  return sigma;
+}
+
+// A sizes subset: the emulator runs every thread on the host.
+std::vector<int64_t> sizes() { return {0, 1, 33, 257, 1025, 3 * r2g2::kernels::kGaussianKlChunk + 5}; }
+
+TEST_CASE_TEMPLATE("gaussian: the KL equals the CPU sum to rounding, in any thread order", T, float, double) {
+  for (const auto& c : cases::gaussian_kl_cases()) {
+    for (int64_t n : sizes()) {
+      CAPTURE(c.name);
+      CAPTURE(n);
+      const auto mu = values<T>(n, 1, -2, 2), s = scales<T>(c, n, 2), sigma = sigmas(c.scale, s);
+      T want = T(0);
+      cpu::gaussian_kl<T>(c.scale, mu.data(), sigma.data(), s.data(), &want, n, c.prior_sigma);
+      const auto [first, second] = in_both_thread_orders([&] {
+        std::vector<T> out(1, T(-1));
+        gpu::gaussian_kl<T>(c.scale, mu.data(), sigma.data(), s.data(), out.data(), n, c.prior_sigma);
+        return out;
+      });
+      CHECK(first == second);
+      // |sum| of the terms bounds each order's error at n eps_double each; then one cast to T.
+      double magnitude = 0;
+      const double inv_p2 = r2g2::kernels::gaussian_prior(c.prior_sigma).inv_p2;
+      for (int64_t i = 0; i < n; ++i)
+        magnitude += std::fabs(
+            c.scale == GaussianScale::rho
+                ? r2g2::kernels::gaussian_kl_term<GaussianScale::rho>(mu[i], sigma[i], s[i], inv_p2)
+                : r2g2::kernels::gaussian_kl_term<GaussianScale::sigma>(mu[i], sigma[i], T(0), inv_p2));
+      const double bound = 2.0 * static_cast<double>(n) * std::numeric_limits<double>::epsilon() * magnitude +
+                           std::numeric_limits<T>::epsilon() * std::fabs(static_cast<double>(want));
+      CHECK(std::fabs(static_cast<double>(first[0]) - static_cast<double>(want)) <= bound);
+    }
+  }
+}
+
+TEST_CASE_TEMPLATE("gaussian: the KL gradient and the draw equal the CPU kernels", T, float, double) {
+  for (const auto& c : cases::gaussian_kl_cases()) {
+    for (int64_t n : sizes()) {
+      CAPTURE(c.name);
+      CAPTURE(n);
+      const auto mu = values<T>(n, 3, -2, 2), s = scales<T>(c, n, 4), sigma = sigmas(c.scale, s);
+      const T g = T(-1.5);
+      std::vector<T> dmu(n), ds(n), dmu_ref(n), ds_ref(n), ds_alone(n);
+      gpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), &g, dmu.data(), ds.data(), n,
+                                   c.prior_sigma);
+      cpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), &g, dmu_ref.data(),
+                                   ds_ref.data(), n, c.prior_sigma);
+      check_equal(dmu, dmu_ref);
+      check_equal(ds, ds_ref);
+      gpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), &g, nullptr, ds_alone.data(),
+                                   n, c.prior_sigma);
+      check_equal(ds_alone, ds_ref);
+    }
+  }
+  for (int64_t n : sizes()) {
+    const auto mu = values<T>(n, 5), sigma = values<T>(n, 6, 0, 0.2), eps = values<T>(n, 7, -3, 3);
+    std::vector<T> w(n), w_ref(n);
+    gpu::gaussian_sample<T>(mu.data(), sigma.data(), eps.data(), w.data(), n);
+    cpu::gaussian_sample<T>(mu.data(), sigma.data(), eps.data(), w_ref.data(), n);
+    check_equal(w, w_ref);
+  }
+}
+
+TEST_CASE("gaussian: an empty buffer launches no elementwise kernel") {
+  const int64_t before = r2g2_emu::launch_count();
+  gpu::gaussian_sample<float>(nullptr, nullptr, nullptr, nullptr, 0);
+  gpu::gaussian_kl_backward<float>(GaussianScale::rho, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                   0, 1.0);
+  CHECK(r2g2_emu::launch_count() == before);
+}
+
+}  // namespace
