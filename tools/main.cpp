@@ -149,7 +149,9 @@ int main(int argc, char** argv) {
   bool profile = false;
   for (size_t i = 1; i < words.size(); ++i) {
     if (words[i] == "--help" || words[i] == "-h") {
-      std::cout << it->second.usage << "\n";
+      // `r2g2 bench TARGET --help` is the target's own usage.
+      auto target = words[0] == "bench" && i > 1 ? reg.find("bench-" + words[1]) : reg.end();
+      std::cout << (target != reg.end() ? target->second.usage : it->second.usage) << "\n";
       return 0;
     }
     if (words[i] == "--profile")
