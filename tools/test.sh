@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/deps.sh
 r2g2_install_deps --data
+# tools/plot.py's test draws with Debian's matplotlib (skipped where it cannot be installed).
+r2g2_install_apt_packages python3-matplotlib || echo "tools/test.sh: python3-matplotlib missing; tools_plot_report will be skipped"
 
 presets=("$@")
 [ "${#presets[@]}" -eq 0 ] && presets=(release asan tsan)
