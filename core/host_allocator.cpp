@@ -79,7 +79,12 @@ class HostCachingAllocator {
   HostCachingAllocator() : caching_(caching_from_environment()), limit_(cache_limit_from_environment()) {}
 
   void* allocate(size_t bytes) {
+    // Rounding a size this close to SIZE_MAX would wrap to a tiny block.
+    if (bytes > (size_t{1} << 62))
+      throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes: more than any host has");
     std::lock_guard<std::mutex> lock(mutex_);
+    // Room for the block's entry first: a bad_alloc here leaves nothing taken.
+    live_.reserve(live_.size() + 1);
     const size_t size = caching_ ? host_allocator_round_size(bytes)
                                  : (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
     void* p = nullptr;
@@ -108,9 +113,10 @@ class HostCachingAllocator {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = live_.find(p);
     if (it == live_.end()) {
-      // Not ours: nothing sensible to do but hand it to free(), as before there was a cache.
-      std::free(p);
-      return;
+      // A pointer this allocator did not hand out, or one freed twice: it may sit in a free
+      // list already, so passing it on would hand the same memory out twice later.
+      std::fprintf(stderr, "r2g2: host_free(%p): not a live block of the host allocator (freed twice?)\n", p);
+      std::abort();
     }
     const size_t size = it->second;
     live_.erase(it);

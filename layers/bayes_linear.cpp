@@ -50,7 +50,13 @@ Tensor BayesLinear::forward_with(const Tensor& x, Generator& gen, const Tensor& 
   return {};
 }
 
-Tensor BayesLinear::kl() const { return kl_with(sigma(), bias_sigma()); }
+Tensor BayesLinear::kl() const {
+  // The no-argument KLs read softplus(rho) inside their fused kernel: recording sigma here
+  // would be a pass over the parameters that nothing differentiates.
+  Tensor k = weight.kl();
+  if (bias.is_gaussian()) k = add(k, bias.kl());
+  return k;
+}
 
 Tensor BayesLinear::kl_with(const Tensor& s, const Tensor& bs) const {
   Tensor k = weight.kl(s);
