@@ -192,6 +192,11 @@ VAEStepStats VAE::step(const Tensor& x_intensities) {
   return s;
 }
 
+void VAE::set_steps_taken(int64_t steps) {
+  R2G2_CHECK(steps >= 0, "VAE::set_steps_taken: the step count must be >= 0, got ", steps);
+  step_ = steps;
+}
+
 VAEStepStats VAE::step_binary(const Tensor& x_binary) {
   auto start = std::chrono::steady_clock::now();
   train();

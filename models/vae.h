@@ -120,6 +120,8 @@ class VAE : public Module {
   Generator& train_generator() { return *train_gen_; }
   Generator& binarize_generator() { return binarize_gen_; }
   int64_t steps_taken() const { return step_; }
+  // A resumed run continues the step count of its checkpoint.
+  void set_steps_taken(int64_t steps);
   std::string type_name() const override { return "VAE"; }
 
  private:

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -19,12 +20,15 @@
 #include "r2g2/core/ops.h"
 #include "r2g2/core/profiler.h"
 #include "r2g2/core/random.h"
+#include "r2g2/estimators/estimator.h"
+#include "r2g2/estimators/table.h"
 #include "r2g2/kernels/cpu/gemm.h"
 #include "r2g2/kernels/runtime/thread_pool.h"
 #include "r2g2/models/bayes_mlp.h"
 #include "r2g2/models/bayes_vgg.h"
 #include "r2g2/models/vae.h"
 #include "tools/cli.h"
+#include "tools/run_log.h"
 
 namespace {
 
@@ -116,6 +120,18 @@ Trainable make_trainable(const std::string& model, const std::string& estimator,
   return {};
 }
 
+// Whether `model` can run `estimator` where its estimator sits (mlp: linear layers, vgg11:
+// conv layers, VAEs: the latent -> decoder layer). An unknown estimator is an error here.
+bool supports(const std::string& model, const std::string& estimator) {
+  const std::string name = estimator.substr(0, estimator.find(':'));  // mlp schedules: r2g2:2000
+  make_estimator(name);  // throws, naming the known estimators, for an unknown one
+  const est::EstimatorEntry* entry = est::find_estimator(name);
+  if (!entry) return false;
+  if (model == "vgg11") return entry->conv2d != nullptr;
+  if (model == "mlp") return entry->linear != nullptr;
+  return entry->latent_linear != nullptr;
+}
+
 std::string default_estimators(const std::string& model) {
   if (model == "mlp") return "rt,lrt,flipout,r2g2";
   if (model == "vgg11") return "rt,r2g2";
@@ -188,29 +204,40 @@ std::string json_escape(const std::string& text) {
   return out;
 }
 
+// printf into a std::string of any length.
+std::string printed(const char* format, ...) __attribute__((format(printf, 1, 2)));
+std::string printed(const char* format, ...) {
+  va_list args, again;
+  va_start(args, format);
+  va_copy(again, args);
+  const int length = std::vsnprintf(nullptr, 0, format, args);
+  va_end(args);
+  std::string text(length > 0 ? static_cast<size_t>(length) : 0, '\0');
+  if (length > 0) std::vsnprintf(text.data(), text.size() + 1, format, again);
+  va_end(again);
+  return text;
+}
+
 void write_json(const std::string& path, const std::vector<Row>& rows, const BenchSettings& s, int threads) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  R2G2_CHECK(f != nullptr, "r2g2 bench models: cannot write --json file '", path, "'");
-  std::fprintf(
-      f,
+  std::string text = printed(
       "{\"framework\": \"r2g2\", \"device\": \"%s\", \"threads\": %d, \"matmul\": \"%s\", \"steps\": %lld, "
       "\"warmup\": %lld, \"width_divisor\": %lld, \"rows\": [",
       s.device.str().c_str(), threads, kernels::cpu::gemm_uses_blas() ? "OpenBLAS" : "hand-written",
       (long long)s.steps, (long long)s.warmup, (long long)s.width_divisor);
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
-    std::fprintf(f,
-                 "%s\n  {\"model\": \"%s\", \"estimator\": \"%s\", \"batch\": %lld, \"median_ms\": %.4f, "
-                 "\"min_ms\": %.4f",
-                 i ? "," : "", json_escape(r.model).c_str(), json_escape(r.estimator).c_str(),
-                 (long long)r.batch, r.median_ms, r.min_ms);
+    text += printed(
+        "%s\n  {\"model\": \"%s\", \"estimator\": \"%s\", \"batch\": %lld, \"median_ms\": %.4f, "
+        "\"min_ms\": %.4f",
+        i ? "," : "", json_escape(r.model).c_str(), json_escape(r.estimator).c_str(), (long long)r.batch,
+        r.median_ms, r.min_ms);
     if (r.r2g2_kernel_ms >= 0)
-      std::fprintf(f, ", \"r2g2_kernel_ms\": %.4f, \"r2g2_kernel_calls\": %lld", r.r2g2_kernel_ms,
-                   (long long)r.r2g2_kernel_calls);
-    std::fprintf(f, "}");
+      text += printed(", \"r2g2_kernel_ms\": %.4f, \"r2g2_kernel_calls\": %lld", r.r2g2_kernel_ms,
+                      (long long)r.r2g2_kernel_calls);
+    text += "}";
   }
-  std::fprintf(f, "\n]}\n");
-  R2G2_CHECK(std::fclose(f) == 0, "r2g2 bench models: error writing --json file '", path, "'");
+  text += "\n]}\n";
+  cli::write_file_atomically(path, text);
 }
 
 void print_table(const std::vector<Row>& rows) {
@@ -267,14 +294,14 @@ int run_bench_models(const std::vector<std::string>& words) {
     const auto names =
         split_list(explicit_estimators ? args.get("estimators", "") : default_estimators(model));
     for (const auto& estimator : names) {
-      try {
-        rows.push_back(time_one(model, estimator, s));
-      } catch (const Error& e) {
-        // An estimator the model lacks is skipped only when the user listed it for every model.
-        if (!explicit_estimators) throw;
-        std::fprintf(stderr, "r2g2 bench models: skipping %s with %s: %s\n", model.c_str(), estimator.c_str(),
-                     e.what());
+      // An estimator the model lacks is skipped only when the user listed it for every model;
+      // any other failure (out of memory, a device error) ends the benchmark.
+      if (explicit_estimators && !supports(model, estimator)) {
+        std::fprintf(stderr, "r2g2 bench models: skipping %s with %s: %s does not support it\n",
+                     model.c_str(), estimator.c_str(), model.c_str());
+        continue;
       }
+      rows.push_back(time_one(model, estimator, s));
     }
   }
   R2G2_CHECK(!rows.empty(), "r2g2 bench models: no (model, estimator) pair could run");

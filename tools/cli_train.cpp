@@ -129,6 +129,7 @@ struct TrainPlan {
   int64_t save_every = 0, log_every = 100, train_eval_examples = 10000;
   EvalOptions eval;
   bool eval_train = false, no_eval = false;
+  bool total_given = false;  // --steps or --epochs on the command line
 };
 
 // A command-line option that contradicts the checkpoint being resumed.
@@ -164,6 +165,7 @@ TrainPlan parse_plan(const Args& args) {
   R2G2_CHECK(!(args.has("steps") && args.has("epochs")), "give --steps or --epochs, not both");
   if (args.has("steps")) p.steps = at_least(args, "steps", 0, 0);
   p.epochs = at_least(args, "epochs", 1, 0);
+  p.total_given = args.has("steps") || args.has("epochs");
   p.save = args.get("save", "");
   p.save_every = args.has("save-every") ? at_least(args, "save-every", 0, 1) : 0;
   R2G2_CHECK(p.save_every == 0 || !p.save.empty(), "--save-every needs --save PATH");
@@ -219,6 +221,19 @@ int run_experiment(const TrainPlan& plan) {
   }
   const ExperimentOptions& o = run->options();
   const int64_t total = plan.steps >= 0 ? plan.steps : plan.epochs * run->batches_per_epoch();
+  if (!plan.resume.empty()) {
+    if (run->steps_taken() > total) {
+      // A usage error like the others, not a run that silently trains nothing.
+      std::fprintf(
+          stderr,
+          "r2g2 train: error: --resume %s is at step %lld, beyond the requested total %lld; pass --steps\n",
+          plan.resume.c_str(), (long long)run->steps_taken(), (long long)total);
+      return 2;
+    }
+    if (!plan.total_given)
+      std::printf("no --steps or --epochs: the total is %lld epoch, %lld steps\n", (long long)plan.epochs,
+                  (long long)total);
+  }
   std::printf("training %s\n", run->describe().c_str());
   std::printf("steps %lld to %lld (%lld batches an epoch)\n", (long long)run->steps_taken(), (long long)total,
               (long long)run->batches_per_epoch());

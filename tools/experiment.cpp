@@ -215,6 +215,19 @@ int64_t metadata_int(const std::string& path, const std::map<std::string, std::s
   throw Error(path + ": experiment/" + key + " is '" + text + "', not an integer");
 }
 
+LoaderPosition checked_position(const std::string& path, const std::map<std::string, std::string>& m,
+                                int64_t batches_per_epoch) {
+  LoaderPosition p;
+  p.steps = metadata_int(path, m, "steps");
+  p.epoch = metadata_int(path, m, "epoch");
+  p.batch_index = metadata_int(path, m, "batch_index");
+  R2G2_CHECK(p.steps >= 0, path, ": experiment/steps is ", p.steps, ", not a step count");
+  R2G2_CHECK(p.epoch >= 0 && p.batch_index >= 0 && p.batch_index < batches_per_epoch, path,
+             ": loader position (epoch ", p.epoch, ", batch ", p.batch_index, ") outside the ",
+             batches_per_epoch, " batches of an epoch");
+  return p;
+}
+
 void check_checkpoint_fits(const std::string& path, const std::map<std::string, std::string>& m,
                            const ExperimentOptions& o) {
   const auto mine = checkpoint_metadata(o, 0, 0, 0);
@@ -248,21 +261,27 @@ ExperimentOptions Experiment::read_options(const std::string& path) {
   const std::string hidden = metadata_value(path, m, "hidden");
   for (size_t start = 0; start <= hidden.size();) {
     size_t end = std::min(hidden.find(',', start), hidden.size());
+    const std::string width = hidden.substr(start, end - start);
+    size_t used = 0;
     try {
-      o.hidden.push_back(std::stoll(hidden.substr(start, end - start)));
+      o.hidden.push_back(std::stoll(width, &used));
     } catch (const std::exception&) {
-      throw Error(path + ": experiment/hidden is '" + hidden + "', not a list of widths");
+      used = 0;
     }
+    if (used == 0 || used != width.size())
+      throw Error(path + ": experiment/hidden is '" + hidden + "', not a list of widths");
     start = end + 1;
   }
   o.width_divisor = static_cast<int>(metadata_int(path, m, "width_divisor"));
   o.batch = metadata_int(path, m, "batch");
   const std::string lr = metadata_value(path, m, "lr");
+  size_t used = 0;
   try {
-    o.lr = std::stod(lr);
+    o.lr = std::stod(lr, &used);
   } catch (const std::exception&) {
-    throw Error(path + ": experiment/lr is '" + lr + "', not a number");
+    used = 0;
   }
+  if (used == 0 || used != lr.size()) throw Error(path + ": experiment/lr is '" + lr + "', not a number");
   o.seed = static_cast<uint64_t>(metadata_int(path, m, "seed"));
   o.train_examples = metadata_int(path, m, "train_examples");
   return o;

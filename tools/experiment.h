@@ -83,7 +83,8 @@ struct EvalRecord {
   double log_likelihood = std::numeric_limits<double>::quiet_NaN();
   double ece = std::numeric_limits<double>::quiet_NaN();
   int samples = 0;
-  // VAEs (NaN for classifiers): the mean importance-weighted bound in nats and its K.
+  // VAEs (NaN for classifiers and for an empty split): the mean importance-weighted bound in
+  // nats and its K.
   double iwae_bound = std::numeric_limits<double>::quiet_NaN();
   int64_t iwae_samples = 0;
 };
@@ -197,6 +198,14 @@ ExperimentData load_data(ExperimentOptions& options);
 
 int64_t metadata_int(const std::string& path, const std::map<std::string, std::string>& metadata,
                      const std::string& key);
+
+// The step count and loader position of a checkpoint, checked against an epoch of
+// `batches_per_epoch` batches before anything is loaded (r2g2::Error naming the file).
+struct LoaderPosition {
+  int64_t steps = 0, epoch = 0, batch_index = 0;
+};
+LoaderPosition checked_position(const std::string& path, const std::map<std::string, std::string>& metadata,
+                                int64_t batches_per_epoch);
 
 }  // namespace experiment_detail
 

@@ -133,14 +133,13 @@ class ClassifierExperiment final : public Experiment {
   void load(const std::string& path) override {
     auto metadata = experiment_detail::read_checkpoint_metadata(path);
     experiment_detail::check_checkpoint_fits(path, metadata, options_);
+    // Everything is checked before load_module changes parameters and optimizer state.
+    const auto position = experiment_detail::checked_position(path, metadata, loader_.num_batches());
     TrainingState state = training_state(*model_);
     load_module(*model_, path, state);
-    steps_ = experiment_detail::metadata_int(path, state.metadata, "steps");
-    epoch_ = experiment_detail::metadata_int(path, state.metadata, "epoch");
-    batch_index_ = experiment_detail::metadata_int(path, state.metadata, "batch_index");
-    R2G2_CHECK(steps_ >= 0 && epoch_ >= 0 && batch_index_ >= 0 && batch_index_ < loader_.num_batches(), path,
-               ": loader position (epoch ", epoch_, ", batch ", batch_index_, ") outside the ",
-               loader_.num_batches(), " batches of an epoch");
+    steps_ = position.steps;
+    epoch_ = position.epoch;
+    batch_index_ = position.batch_index;
     model_->trainer().set_steps_taken(steps_);
     model_->trainer().use_training_stream();
   }

@@ -2,6 +2,7 @@
 // flattened images, binarised afresh at every step (VAE::step), scored by the IWAE bound.
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -86,7 +87,8 @@ class VAEExperiment final : public Experiment {
     EvalRecord r;
     r.split = e.split;
     r.examples = n;
-    r.iwae_bound = n > 0 ? total / static_cast<double>(n) : 0.0;
+    // An empty split has no bound (NaN, null in JSON), not a bound of 0.
+    r.iwae_bound = n > 0 ? total / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
     r.iwae_samples = e.iwae_samples;
     return r;
   }
@@ -101,14 +103,14 @@ class VAEExperiment final : public Experiment {
   void load(const std::string& path) override {
     auto metadata = experiment_detail::read_checkpoint_metadata(path);
     experiment_detail::check_checkpoint_fits(path, metadata, options_);
+    // Everything is checked before load_module changes parameters and optimizer state.
+    const auto position = experiment_detail::checked_position(path, metadata, loader_.num_batches());
     TrainingState state = training_state(model_);
     load_module(model_, path, state);
-    steps_ = experiment_detail::metadata_int(path, state.metadata, "steps");
-    epoch_ = experiment_detail::metadata_int(path, state.metadata, "epoch");
-    batch_index_ = experiment_detail::metadata_int(path, state.metadata, "batch_index");
-    R2G2_CHECK(steps_ >= 0 && epoch_ >= 0 && batch_index_ >= 0 && batch_index_ < loader_.num_batches(), path,
-               ": loader position (epoch ", epoch_, ", batch ", batch_index_, ") outside the ",
-               loader_.num_batches(), " batches of an epoch");
+    steps_ = position.steps;
+    epoch_ = position.epoch;
+    batch_index_ = position.batch_index;
+    model_.set_steps_taken(steps_);
   }
 
   std::vector<std::string> variance_layers() const override { return {"px_input"}; }

@@ -38,6 +38,9 @@
 #      a few groups that share the tool's time)
 #   r2g2 bench kernels (short settings)                    40 s      90 s       25 s
 #   r2g2 bench estimators --device cuda                    15 s      45 s       10 s
+#   r2g2 bench models --device cuda                        30 s      60 s       10 s
+#   tools/bench-vs-torch.sh --device cuda (when python3    60 s      90 s
+#     has a CUDA build of torch)
 #   r2g2 bench cpu                                         10 s      30 s
 #   expected in all: about 400 s
 #
@@ -786,6 +789,29 @@ else
       BENCH_LINES+=("estimators (r2g2 bench estimators --device cuda --bench-steps 10; steps/s):")
       BENCH_LINES+=("  $(awk '/^steps\/s of one/ { hdr = $0 } NF == 3 && $2 ~ /^[0-9.]+$/ { s = s sprintf("%s %s  ", $1, $2) }
         END { print (s == "" ? "(no figures)" : s) }' "$WORK/estimators")")
+    fi
+    write_summary 0
+    bench models 60 10 models --device cuda --steps 5 --warmup 2
+    if [[ -s $WORK/models ]]; then
+      BENCH_LINES+=("models (r2g2 bench models --device cuda; median ms/step):")
+      while IFS= read -r line; do BENCH_LINES+=("  $(trim "$line" | cut -c1-116)"); done \
+        < <(grep -E '^(mlp|vgg11|vae[123]) ' "$WORK/models")
+    fi
+    # PyTorch beside r2g2 on the same shapes, where this machine's python3 has a CUDA torch.
+    t0=$SECONDS
+    lim=$(step_limit 90 0)
+    if ((lim > 0)) && "${R2G2_TORCH_PYTHON:-python3}" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+      : >"$WORK/torch"
+      R2G2_BUILD_DIR=$BUILD R2G2_TORCH_PYTHON=${R2G2_TORCH_PYTHON:-python3} \
+        run_cmd "$WORK/torch" "$lim" tools/bench-vs-torch.sh --device cuda --steps 5 --warmup 2
+      rc=$?
+      cat "$WORK/torch" >>"$LOG_BENCH"
+      record bench-vs-torch "$( ((rc == 0)) && echo pass || echo fail)" $((SECONDS - t0)) "exit status $rc"
+      BENCH_LINES+=("r2g2 / PyTorch (tools/bench-vs-torch.sh --device cuda):")
+      while IFS= read -r line; do BENCH_LINES+=("  $(trim "$line" | cut -c1-116)"); done \
+        < <(grep -E '^(mlp|vgg11|vae[123]) ' "$WORK/torch")
+    else
+      record bench-vs-torch skip 0 "no time left or no python3 with a CUDA build of torch"
     fi
     write_summary 0
   else

@@ -155,9 +155,11 @@ for seed in $(seq 1 "$SEEDS"); do
 done
 
 echo "== reproduce ($mode): gradient variance over training"
+# Each variance run trains with its model's training-run learning rate (vgg11 and the VAEs:
+# the paper's default, as above).
 # shellcheck disable=SC2086 # the VAR_* budgets are lists of options
 run variance/mlp "$OUT/variance/mlp.out" "$R2G2" variance --model mlp --estimator r2g2 --compare rt,lrt,r2g2 \
-  --device "$device" --csv "$OUT/variance/mlp.csv" $VAR_MLP
+  --lr "$MLP_LR" --device "$device" --csv "$OUT/variance/mlp.csv" $VAR_MLP
 # shellcheck disable=SC2086
 run variance/vgg11 "$OUT/variance/vgg11.out" "$R2G2" variance --model vgg11 --estimator r2g2 --compare rt,r2g2 \
   --data "$VGG_DATA" "${VGG_SHAPE[@]}" --device "$device" --csv "$OUT/variance/vgg11.csv" $VAR_VGG

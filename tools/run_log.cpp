@@ -20,15 +20,6 @@ std::string number(double v, const char* format = "%.9g") {
   return text;
 }
 
-// A CSV field, quoted when it holds a comma or a quote (an estimator schedule such as
-// "r2g2:2000,rt" does).
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out.append(c == '"' ? "\"\"" : std::string(1, c));
-  return out.append("\"");
-}
-
 // The fourth field of a CSV line (the step), honouring quoted fields before it.
 std::string fourth_field(const std::string& line) {
   int field = 0;
@@ -49,6 +40,13 @@ std::string fourth_field(const std::string& line) {
 }
 
 }  // namespace
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out.append(c == '"' ? "\"\"" : std::string(1, c));
+  return out.append("\"");
+}
 
 double StepWindow::nan() { return std::numeric_limits<double>::quiet_NaN(); }
 
@@ -126,30 +124,43 @@ const char* CsvLog::header() {
 }
 
 CsvLog::CsvLog(const std::string& path, int64_t resumed_at_step) : path_(path) {
+  const std::string tmp = path + ".tmp";
   std::vector<std::string> kept;
   if (resumed_at_step > 0) {
-    std::ifstream old(path);
+    // A killed run leaves its rows in PATH.tmp, newer than any PATH; rows past the
+    // checkpoint were trained by the killed process and are trained again now.
+    std::ifstream old(std::filesystem::exists(tmp) ? tmp : path);
     std::string line;
     if (std::getline(old, line) && line == header()) {
       while (std::getline(old, line)) {
         const std::string step = fourth_field(line);
-        if (!step.empty() && std::atoll(step.c_str()) <= resumed_at_step) kept.push_back(line);
+        char* end = nullptr;
+        const long long value = step.empty() ? 0 : std::strtoll(step.c_str(), &end, 10);
+        if (!step.empty() && *end == '\0' && value <= resumed_at_step) kept.push_back(line);
       }
     }
   }
-  const std::string tmp = path + ".tmp";
-  file_ = std::fopen(tmp.c_str(), "w");
-  R2G2_CHECK(file_ != nullptr, "--log-csv ", path, ": cannot write ", tmp);
+  // The kept rows go to a fresh file that replaces PATH.tmp in one rename, so a kill at any
+  // moment leaves them in one of the two.
+  const std::string fresh = path + ".tmp.new";
+  file_ = std::fopen(fresh.c_str(), "w");
+  R2G2_CHECK(file_ != nullptr, "--log-csv ", path, ": cannot write ", fresh);
   std::fprintf(file_, "%s\n", header());
   for (const auto& line : kept) std::fprintf(file_, "%s\n", line.c_str());
-  std::fflush(file_);
+  auto fail = [&](const std::string& what) {
+    std::fclose(file_);
+    file_ = nullptr;
+    std::remove(fresh.c_str());
+    throw Error(detail::concat("--log-csv ", path, ": ", what));
+  };
+  if (std::fflush(file_) != 0) fail("writing " + fresh + " failed");
+  std::error_code error;
+  std::filesystem::rename(fresh, tmp, error);
+  if (error) fail("cannot rename " + fresh + " to " + tmp + ": " + error.message());
 }
 
 CsvLog::~CsvLog() {
-  try {
-    close();
-  } catch (const std::exception&) {
-  }
+  if (file_) std::fclose(file_);
 }
 
 void CsvLog::row(const ExperimentOptions& o, const StepWindow& w, int64_t step, double elapsed) {
@@ -235,7 +246,7 @@ void write_file_atomically(const std::string& path, const std::string& text) {
 
 std::string describe(const EvalRecord& e) {
   char text[256];
-  if (!std::isnan(e.iwae_bound))
+  if (e.iwae_samples > 0 || !std::isnan(e.iwae_bound))
     std::snprintf(text, sizeof text, "%s: IWAE bound %.4f nats  (K = %lld, %lld examples)", e.split.c_str(),
                   e.iwae_bound, (long long)e.iwae_samples, (long long)e.examples);
   else

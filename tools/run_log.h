@@ -35,6 +35,10 @@ class StepWindow {
   StepRecord last_;
 };
 
+// A CSV field, quoted when it holds a comma, a quote or a newline (an estimator schedule such
+// as "r2g2:2000,rt" does).
+std::string csv_field(const std::string& text);
+
 // "42s", "1m05s", "2h03m".
 std::string format_duration(double seconds);
 
@@ -61,15 +65,16 @@ class Progress {
 };
 
 // One row per closed window (estimator: the run's, as configured, so that a schedule such
-// as r2g2:2000,rt stays one curve), written to PATH.tmp as the run goes and renamed to PATH by
-// close(), so PATH never holds half a log. A run resumed at step s keeps the rows of an
-// existing PATH up to s.
+// as r2g2:2000,rt stays one curve), written to PATH.tmp as the run goes and renamed to PATH
+// only by close(), so PATH never holds half a log: a run that is killed or throws leaves its
+// rows in PATH.tmp. A run resumed at step s continues the log of PATH.tmp when there is one
+// (the killed run's), else of PATH, keeping its rows up to step s.
 class CsvLog {
  public:
   static const char* header();  // model,estimator,seed,step,epoch,loss,...
   CsvLog() = default;
   CsvLog(const std::string& path, int64_t resumed_at_step);
-  ~CsvLog();
+  ~CsvLog();  // leaves PATH.tmp as it is
   CsvLog(const CsvLog&) = delete;
   CsvLog& operator=(const CsvLog&) = delete;
   bool active() const { return file_ != nullptr; }

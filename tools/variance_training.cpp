@@ -21,6 +21,7 @@
 #include "r2g2/kernels/runtime/hash.h"
 #include "tools/cli.h"
 #include "tools/experiment.h"
+#include "tools/run_log.h"
 
 namespace r2g2::cli {
 namespace {
@@ -98,8 +99,8 @@ void write_csv(const std::string& path, const Settings& s, const std::vector<Row
     f << "model,trained_with,step,parameter,estimator,mean_variance,mean_abs_grad,draws\n";
     char buf[64];
     for (const Row& r : rows) {
-      f << s.experiment.model << ',' << s.experiment.estimator << ',' << r.step << ',' << r.parameter << ','
-        << r.estimator << ',';
+      f << csv_field(s.experiment.model) << ',' << csv_field(s.experiment.estimator) << ',' << r.step << ','
+        << csv_field(r.parameter) << ',' << csv_field(r.estimator) << ',';
       std::snprintf(buf, sizeof buf, "%.9e,%.9e,", r.mean_variance, r.mean_abs_grad);
       f << buf << s.draws << '\n';
     }

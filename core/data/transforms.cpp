@@ -17,7 +17,10 @@ Dataset pad_to_rgb(const Dataset& data, int64_t size) {
   R2G2_CHECK(h <= size && w <= size, "pad_to_rgb: ", data.name, " images of ", h, "x", w, " do not fit a ",
              size, "x", size, " canvas");
   const int64_t top = (size - h) / 2, left = (size - w) / 2;
-  std::vector<float> out(static_cast<size_t>(n * 3 * size * size), 0.0f);
+  // Written straight into the result's storage: the full split is large enough that a
+  // second copy would double the peak memory.
+  Tensor padded = Tensor::zeros({n, 3, size, size}, DType::f32);
+  float* out = padded.data<float>();
   const int64_t chunk = 1000;  // images read back at once, so that the float64 copy stays small
   for (int64_t first = 0; first < n; first += chunk) {
     const int64_t count = std::min(chunk, n - first);
@@ -26,7 +29,7 @@ Dataset pad_to_rgb(const Dataset& data, int64_t size) {
       for (int64_t c = 0; c < 3; ++c)
         for (int64_t y = 0; y < h; ++y)
           for (int64_t x = 0; x < w; ++x)
-            out[static_cast<size_t>((((first + k) * 3 + c) * size + top + y) * size + left + x)] =
+            out[(((first + k) * 3 + c) * size + top + y) * size + left + x] =
                 static_cast<float>(pixels[static_cast<size_t>((k * h + y) * w + x)]);
   }
   Dataset result = data;
@@ -37,7 +40,7 @@ Dataset pad_to_rgb(const Dataset& data, int64_t size) {
       .append(std::to_string(size))
       .append("x3")
       .append(data.name, slash, std::string::npos);
-  result.images = Tensor::from_vector(out, {n, 3, size, size}, data.images.device());
+  result.images = data.images.device().is_cpu() ? padded : padded.to(data.images.device());
   return result;
 }
 

@@ -2,10 +2,13 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "experiment_test_util.h"
+#include "r2g2/models/vae.h"
 #include "tools/experiment.h"
 
 namespace {
@@ -41,6 +44,26 @@ std::vector<std::vector<float>> parameters_of(Experiment& run) {
   return out;
 }
 
+// Overwrites the value of checkpoint metadata `key` in place with `value` of the same length,
+// as a damaged or hand-edited file would hold it.
+void edit_metadata(const std::string& path, const std::string& key, const std::string& value) {
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    bytes = s.str();
+  }
+  const std::string quoted_key = "experiment/" + key + "\"";
+  const size_t at = bytes.find(quoted_key);
+  REQUIRE(at != std::string::npos);
+  const size_t open = bytes.find('"', at + quoted_key.size());
+  const size_t close = bytes.find('"', open + 1);
+  REQUIRE(close - open - 1 == value.size());
+  bytes.replace(open + 1, value.size(), value);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
 bool bit_identical(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)
@@ -72,6 +95,7 @@ void check_resume_is_exact(const std::string& model) {
   CHECK(resumed->steps_taken() == 10);
   CHECK(resumed->epoch() == first->epoch());
   CHECK(resumed->batch_in_epoch() == first->batch_in_epoch());
+  if (auto* vae = dynamic_cast<VAE*>(&resumed->module())) CHECK(vae->steps_taken() == 10);
   StepRecord last_resumed;
   for (int i = 0; i < 10; ++i) last_resumed = resumed->step();
 
@@ -130,6 +154,50 @@ TEST_CASE("load refuses a checkpoint of another model or size, and a truncated f
   std::filesystem::resize_file(path, 5);
   CHECK(error_of([&] { Experiment::read_options(path); }).find("not an r2g2 checkpoint") !=
         std::string::npos);
+}
+
+TEST_CASE("load refuses a checkpoint with a bad loader position before changing the run") {
+  TempDir data, out;
+  test::write_tiny_fashion_mnist(data);
+  for (const char* model : {"mlp", "vae1"}) {
+    CAPTURE(model);
+    auto saved = Experiment::create(tiny(model, data));
+    saved->step();  // batch 1 of the 3 in an epoch
+    const std::string path = out.file(std::string(model) + ".safetensors");
+    saved->save(path);
+    edit_metadata(path, "batch_index", "7");
+
+    auto run = Experiment::create(tiny(model, data));
+    run->step();
+    run->step();
+    const auto before = parameters_of(*run);
+    const std::string message = error_of([&] { run->load(path); });
+    CHECK(message.find(path) != std::string::npos);
+    CHECK(message.find("loader position (epoch 0, batch 7) outside the 3 batches") != std::string::npos);
+    CHECK(bit_identical(before, parameters_of(*run)));
+    CHECK(run->steps_taken() == 2);
+    CHECK(run->batch_in_epoch() == 2);
+  }
+}
+
+TEST_CASE("read_options refuses numbers with trailing garbage") {
+  TempDir data, out;
+  test::write_tiny_fashion_mnist(data);
+  auto run = Experiment::create(tiny("mlp", data));
+  const std::string path = out.file("mlp.safetensors");
+  run->save(path);
+  CHECK(Experiment::read_options(path).hidden == std::vector<int64_t>{32});
+  edit_metadata(path, "hidden", "3x");
+  auto refusal = [&] { return error_of([&] { Experiment::read_options(path); }); };
+  CHECK(refusal().find("experiment/hidden is '3x', not a list of widths") != std::string::npos);
+  edit_metadata(path, "hidden", "32");
+  const std::string lr = experiment_detail::read_checkpoint_metadata(path).at("experiment/lr");
+  const std::string bad_lr = lr.substr(0, lr.size() - 1) + "x";
+  edit_metadata(path, "lr", bad_lr);
+  CHECK(refusal().find("experiment/lr is '" + bad_lr + "', not a number") != std::string::npos);
+  edit_metadata(path, "lr", lr);
+  edit_metadata(path, "train_examples", "2x");
+  CHECK(refusal().find("experiment/train_examples is '2x', not an integer") != std::string::npos);
 }
 
 TEST_CASE("create names a bad option before reading any data") {

@@ -6,6 +6,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "temp_dir.h"
 #include "tools/run_log.h"
@@ -82,12 +83,73 @@ TEST_CASE("the CSV appears only when closed, and a resumed run keeps the rows up
     StepWindow w;
     w.add(record(3, 9.0, std::numeric_limits<double>::quiet_NaN()));  // a VAE's: no accuracy
     resumed.row(o, w, 3, 0.2);
+    resumed.close();
   }
   text = read_text(path);
   CHECK(text.find(",1,0,1,") != std::string::npos);
   CHECK(text.find(",2,0,1,") != std::string::npos);
   CHECK(text.find(",3,0,9,4.5,4.5,,0.5,0.2\n") != std::string::npos);
   CHECK(text.find(",4,1,") == std::string::npos);  // the old run's row past the resume point is gone
+}
+
+TEST_CASE("a killed run's rows survive in PATH.tmp and a resume continues them, not a stale PATH") {
+  TempDir dir;
+  const std::string path = dir.file("run.csv");
+  ExperimentOptions o;
+  o.model = "vae1";
+  o.estimator = "rt";
+  o.seed = 1;
+  auto write_rows = [&](CsvLog& log, int64_t first, int64_t last, double loss) {
+    for (int64_t s = first; s <= last; ++s) {
+      StepWindow w;
+      w.add(record(s, loss, std::numeric_limits<double>::quiet_NaN()));
+      log.row(o, w, s, 1.0);
+    }
+  };
+  {  // an older run, closed: the stale PATH, with loss 7
+    CsvLog old(path, 0);
+    write_rows(old, 1, 6, 7.0);
+    old.close();
+  }
+  {  // this run, killed after step 5 (never closed): its rows stay in PATH.tmp, PATH is untouched
+    CsvLog killed(path, 0);
+    write_rows(killed, 1, 5, 3.0);
+  }
+  CHECK(std::filesystem::exists(path + ".tmp"));
+  CHECK(read_text(path).find(",7,3.5,3.5,") != std::string::npos);
+  CHECK(read_text(path + ".tmp").find(",7,3.5,3.5,") == std::string::npos);
+  CHECK(read_text(path + ".tmp").find(",5,1,3,1.5,1.5,") != std::string::npos);
+  {  // resumed from its checkpoint at step 3, then killed again
+    CsvLog resumed(path, 3);
+    const std::string text = read_text(path + ".tmp");
+    CHECK(text.find(",3,0,3,1.5,1.5,") != std::string::npos);  // rows up to the checkpoint, of this run
+    CHECK(text.find(",1,0,3,") != std::string::npos);
+    CHECK(text.find(",4,1,") == std::string::npos);  // trained by the killed process: trained again
+    CHECK(text.find(",7,") == std::string::npos);    // nothing of the older run
+    write_rows(resumed, 4, 4, 2.0);
+  }
+  {
+    CsvLog resumed(path, 4);
+    write_rows(resumed, 5, 6, 1.0);
+    resumed.close();
+  }
+  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+  std::ifstream in(path);
+  std::string line;
+  std::vector<std::string> rows;
+  while (std::getline(in, line)) rows.push_back(line);
+  REQUIRE(rows.size() == 7);
+  CHECK(rows[0] == CsvLog::header());
+  CHECK(rows[1] == "vae1,rt,1,1,0,3,1.5,1.5,,0.5,1");
+  CHECK(rows[3] == "vae1,rt,1,3,0,3,1.5,1.5,,0.5,1");
+  CHECK(rows[4] == "vae1,rt,1,4,1,2,1,1,,0.5,1");
+  CHECK(rows[6] == "vae1,rt,1,6,1,1,0.5,0.5,,0.5,1");
+}
+
+TEST_CASE("csv_field quotes only what needs it") {
+  CHECK(csv_field("rt") == "rt");
+  CHECK(csv_field("r2g2:2000,rt") == "\"r2g2:2000,rt\"");
+  CHECK(csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
 }
 
 TEST_CASE("JSON: members in order, NaN as null, strings quoted; written atomically") {
