@@ -8,7 +8,7 @@
 namespace r2g2 {
 
 // The solver choice and its stopping rules, shared with the kernels (kernels/r2g2_solve.h):
-// solver (cg, exact, paper), tol (cg: relative residual), abs_tol and max_iters (paper).
+// solver (cheapest, cg, exact, paper), tol (cg: relative residual), abs_tol and max_iters (paper).
 using kernels::R2G2Options;
 using kernels::R2G2Solver;
 

@@ -7,15 +7,18 @@
 namespace r2g2::kernels {
 
 enum class R2G2Solver {
-  cg,     // conjugate gradient, relative residual `tol`, capped at the rank bound
-  exact,  // float64 projection on the CPU: the test oracle (the kernels run cg for it)
-  paper,  // the paper's truncated CG: x0 = rhs, stop when every |residual| < abs_tol or after
-          // max_iters (never past the rank bound). Biased; offered to reproduce the paper.
+  cheapest,  // the exact solution by the cheaper method: on the CPU, small conv m-space systems
+             // are formed explicitly and solved by float64 pivoted Cholesky
+             // (kernels/cpu/r2g2_conv.h: conv_explicit_k_fits); everything else runs cg
+  cg,        // conjugate gradient, relative residual `tol`, capped at the rank bound
+  exact,     // float64 projection on the CPU: the test oracle (the kernels run cg for it)
+  paper,     // the paper's truncated CG: x0 = rhs, stop when every |residual| < abs_tol or after
+             // max_iters (never past the rank bound). Biased; offered to reproduce the paper.
 };
 
 struct R2G2Options {
-  R2G2Solver solver = R2G2Solver::cg;
-  double tol = 1e-6;      // cg: stop when ||r|| <= tol ||rhs||
+  R2G2Solver solver = R2G2Solver::cheapest;
+  double tol = 1e-6;      // cg (and cheapest where it runs cg): stop when ||r|| <= tol ||rhs||
   double abs_tol = 1e-3;  // paper: absolute residual per entry
   int max_iters = 10;     // paper: iteration budget
 };

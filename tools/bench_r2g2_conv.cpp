@@ -67,12 +67,55 @@ void bench_conv_solve(Lab& lab, const cases::ConvSolveCase& c) {
           lab.time_ms(run), 0, mean_iters * per_iter * double(systems), err, note);
 }
 
+// CPU only: the direct solve (explicit K + pivoted Cholesky) beside CG on the same
+// m-space systems, at the batch-16 shapes of VGG-11's top four conv layers on 32x32 inputs
+// (P = 16 at 4x4 with 256 and 512 input channels, P = 4 at 2x2).
+void bench_conv_direct(Lab& lab) {
+  using T = float;
+  const cases::ConvSolveCase shapes[] = {{16, 512, 2304, 16}, {16, 512, 4608, 16}, {16, 512, 4608, 4}};
+  for (const auto& c : shapes) {
+    const kernels::ConvGeom g = kernels::im2col_matrices_geom(c.images, c.out_channels, c.d, c.p);
+    const int64_t systems = c.images * c.out_channels, n_cols = c.images * c.d * c.p;
+    auto cols = host_uniform<T>(n_cols, 60 + n_cols);
+    const auto sigma = host_uniform<T>(c.out_channels * c.d, 61 + c.d, 0.05, 1.0),
+               eps = host_uniform<T>(c.out_channels * c.d, 62 + c.d);
+    std::vector<T> cg(static_cast<size_t>(systems * c.p)), direct(cg.size());
+    std::vector<int32_t> iters(static_cast<size_t>(systems));
+    kernels::R2G2SolveStats stats;
+    stats.iterations = iters.data();
+    const kernels::R2G2Options settings;
+    const std::string size =
+        dims({c.images, c.out_channels}) + " d" + std::to_string(c.d) + " p" + std::to_string(c.p);
+    auto run_cg = [&] {
+      kcpu::r2g2_conv_solve_m<T>(cols.data(), sigma.data(), eps.data(), cg.data(), stats, g, settings);
+    };
+    const double cg_ms = lab.time_ms(run_cg, 3);
+    const double mean_iters = std::accumulate(iters.begin(), iters.end(), 0.0) / double(systems);
+    char note[96];
+    std::snprintf(note, sizeof note, "cg, %.1f iterations", mean_iters);
+    lab.row("r2g2_conv_solve_m", dtype_label<T>(), size, cg_ms, 0,
+            mean_iters * 4.0 * c.d * c.p * double(systems), -1, note);
+    auto run_direct = [&] {
+      kcpu::r2g2_conv_solve_m_direct<T>(cols.data(), sigma.data(), eps.data(), direct.data(), {}, g);
+    };
+    const double direct_ms = lab.time_ms(run_direct, 3);
+    // Random dense patches: every K is non-singular, so beta is unique and CG's (relative
+    // residual 1e-6) agrees with the direct one.
+    const double err = scaled_error(direct, cg, 1e-4, 1e-4);
+    std::snprintf(note, sizeof note, "explicit K + Cholesky, %.1fx cg%s", cg_ms / direct_ms,
+                  kcpu::conv_explicit_k_fits(g) ? "" : " (cost model: cg)");
+    lab.row("r2g2_conv_solve_m_direct", dtype_label<T>(), size, direct_ms, 0, kcpu::conv_explicit_k_flops(g),
+            err, note);
+  }
+}
+
 void run(Lab& lab) {
   if (!lab.selected("r2g2_conv_solve")) return;
   for (const auto& c : cases::perf_conv_solve_cases(!lab.on_cuda())) bench_conv_solve<float>(lab, c);
+  if (!lab.on_cuda()) bench_conv_direct(lab);
 }
 
-R2G2_BENCH("r2g2_conv", "r2g2_conv_solve_m, r2g2_conv_solve_d",
+R2G2_BENCH("r2g2_conv", "r2g2_conv_solve_m, r2g2_conv_solve_d, r2g2_conv_solve_m_direct (cpu)",
            "R2-G2 and LRT: elementwise kernels, batched CG solves", 130, false, run);
 
 }  // namespace

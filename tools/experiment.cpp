@@ -70,8 +70,9 @@ ExperimentOptions checked_options(ExperimentOptions o) {
   } else {
     EstimatorSchedule check(o.estimator);  // an unknown name throws, listing the known ones
   }
-  R2G2_CHECK(o.solver.empty() || o.solver == "cg" || o.solver == "exact" || o.solver == "paper",
-             "unknown --solver '", o.solver, "'; known: cg, exact, paper");
+  R2G2_CHECK(o.solver.empty() || o.solver == "cheapest" || o.solver == "cg" || o.solver == "exact" ||
+                 o.solver == "paper",
+             "unknown --solver '", o.solver, "'; known: cheapest, cg, exact, paper");
   R2G2_CHECK(o.batch > 0, "--batch must be positive, got ", o.batch);
   R2G2_CHECK(o.lr >= 0 && std::isfinite(o.lr), "--lr must be positive, got ", o.lr);
   if (o.lr == 0) o.lr = is_vae(o.model) ? 3e-4 : 1e-4;
@@ -136,6 +137,7 @@ ExperimentData load_data(ExperimentOptions& o) {
 
 EstimatorOptions solver_options(const std::string& solver) {
   EstimatorOptions o;
+  if (solver == "cheapest") o.r2g2.solver = R2G2Solver::cheapest;
   if (solver == "cg") o.r2g2.solver = R2G2Solver::cg;
   if (solver == "exact") o.r2g2.solver = R2G2Solver::exact;
   if (solver == "paper") o.r2g2.solver = R2G2Solver::paper;

@@ -96,6 +96,10 @@ ConvEpsStar solve_eps_star(const Tensor& cols_in, const Tensor& sigma_in, const 
   // input, where P is the whole image). The paper's solver is defined on the P x P system.
   const int64_t D = g.patch_size(), P = g.positions(), O = g.out_channels;
   const bool d_space = !paper && D < P;
+  // The CPU forms small P x P systems explicitly and solves them directly when that is
+  // cheaper than CG (cost model: kernels/cpu/r2g2_conv.h). The CUDA kernel runs CG.
+  const bool direct =
+      opt.solver == R2G2Solver::cheapest && dev.is_cpu() && !d_space && kernels::cpu::conv_explicit_k_fits(g);
   R2G2Options s = opt;
 
   const int64_t systems = g.images * O;
@@ -123,6 +127,16 @@ ConvEpsStar solve_eps_star(const Tensor& cols_in, const Tensor& sigma_in, const 
         R2G2_KERNEL(dev, r2g2_conv_solve_d<T>)(cols.data<T>(), sigma.data<T>(), eps.data<T>(),
                                                out.eps_star.data<T>(), gram.data<double>(), st, g, s);
       });
+    } else if (direct) {
+      out.beta = Tensor::empty({g.images, O, P}, dt, dev);
+      dispatch_floating(dt, "r2g2 conv solve", [&](auto tag) {
+        using T = decltype(tag);
+        // Called through the profiler's wrapper, as R2G2_KERNEL does (CPU only: no CUDA twin).
+        const detail::ProfiledKernel<decltype(kernels::cpu::r2g2_conv_solve_m_direct<T>)> solve(
+            &kernels::cpu::r2g2_conv_solve_m_direct<T>, dev, "r2g2_conv_solve_m_direct<T>");
+        solve(cols.data<T>(), sigma.data<T>(), eps.data<T>(), out.beta.data<T>(), st, g,
+              kernels::cpu::kDirectRelCut);
+      });
     } else {
       out.beta = Tensor::empty({g.images, O, P}, dt, dev);
       dispatch_floating(dt, "r2g2 conv solve", [&](auto tag) {
@@ -141,7 +155,10 @@ ConvEpsStar solve_eps_star(const Tensor& cols_in, const Tensor& sigma_in, const 
     double kept = 0;
     for (double v : star_sq.to_vector()) kept += v;
     const double noise = total_noise_sq(eps, g.images);
-    std::string method = paper ? "paper (truncated cg, P x P)" : d_space ? "cg (D x D Gram)" : "cg (P x P)";
+    std::string method = paper     ? "paper (truncated cg, P x P)"
+                         : d_space ? "cg (D x D Gram)"
+                         : direct  ? "explicit K + pivoted Cholesky (P x P)"
+                                   : "cg (P x P)";
     // Full column rank of every A_nc makes eps* = eps: R2-G2 then equals RT.
     if (d_space && noise > 0 && 1.0 - kept / noise < 1e-6)
       method = "identity (full column rank), cg (D x D Gram)";

@@ -114,8 +114,8 @@ void write_stats(const R2G2SolveStats& st, int64_t sys, const CGResult& res, dou
 // applies each K in P² instead of 2DP, with the same iterates as the matrix-free form.
 // Measured (Release, this 2-core CPU, OpenBLAS) at N = 16, C = 256, O = 512, 4x4 (P = 16,
 // D = 2304): the solve took 2.7 s matrix-free and 0.25 s this way (rt's forward: 0.05 s).
-// Z is D P² doubles: above kExplicitKElements the matrix-free form is used.
-constexpr int64_t kExplicitKElements = int64_t{1} << 23;
+// Z is D P² doubles: above kExplicitKElements (kernels/cpu/r2g2_conv.h) the matrix-free
+// form is used.
 
 template <class T>
 void solve_m_explicit(const T* cols, const T* sigma, const T* eps, T* beta, const R2G2SolveStats& st,

@@ -61,6 +61,7 @@ TEST_CASE("conv cuda: the solve matches the CPU on every kernel path") {
       Problem pr = make_problem(cs.n, cs.c, cs.hw, cs.o, cs.k, cs.p, 31, dt, cs.zero_outside);
       Tensor oracle = eps_star_projection_f64(pr.cols, pr.sigma, pr.eps);
       R2G2Options o;
+      o.solver = R2G2Solver::cg;  // what the CUDA kernel runs; the CPU's direct solve: test_conv_explicit_k.cpp
       R2G2Diagnostics cpu_diag, gpu_diag;
       Tensor cpu = solve_dense(pr, Device::cpu(), o, &cpu_diag);
       Tensor gpu = solve_dense(pr, Device::cuda(), o, &gpu_diag);
