@@ -330,7 +330,7 @@ int run_train(const std::vector<std::string>& words) {
 R2G2_COMMAND(
     "train", "train one of the paper's models (mlp, vgg11, vae1-3): progress, logs, checkpoints, evaluation",
     "usage: r2g2 train [--model mlp|vgg11|vae1|vae2|vae3|mlp-deterministic] [--estimator r2g2] [--solver "
-    "cg|exact|paper]\n"
+    "cheapest|cg|exact|paper]\n"
     "                  [--data NAME] [--data-dir DIR] [--steps N | --epochs 1] [--batch 80] [--lr PAPER]\n"
     "                  [--seed 1] [--device auto|cpu|cuda] [--hidden 1024,1024] [--width-divisor 1]\n"
     "                  [--train-examples N] [--test-examples N] [--save PATH [--save-every K]]\n"

@@ -213,7 +213,7 @@ const char* const kVarianceTrainingUsage =
     "       r2g2 variance --model mlp|vgg11|vae1|vae2|vae3 [--estimator r2g2] [--compare LIST]\n"
     "                     [--every 100] [--steps 1000] [--draws 50] [--fixed-batch BATCH] [--csv PATH]\n"
     "                     [--data NAME] [--data-dir DIR] [--batch 80] [--lr 0] [--seed 1] [--device auto]\n"
-    "                     [--hidden 1024,1024] [--width-divisor 1] [--train-examples 0] [--solver cg|exact]\n\n"
+    "                     [--hidden 1024,1024] [--width-divisor 1] [--train-examples 0] [--solver cheapest|cg|exact]\n\n"
     "With --model: gradient variance over training (the paper's variance figures). Trains the model\n"
     "with --estimator for --steps steps; at step 0, every --every steps and at the end, draws --draws\n"
     "gradients per --compare estimator at the current parameters on one fixed batch of --fixed-batch\n"
