@@ -194,6 +194,9 @@ Tensor decode_tensor(Reader& r, const std::string& name, Device device) {
     r.fail(detail::concat("tensor '", name, "' claims ", int{ndim}, " dimensions"));
   Shape shape(ndim);
   uint64_t numel = 1;
+  // The product of the non-zero dimensions: an empty tensor's sizes still multiply into
+  // its strides, so they too must stay within int64.
+  uint64_t extent = 1;
   for (auto& d : shape) {
     d = r.pod<int64_t>("a dimension");
     if (d < 0) r.fail(detail::concat("tensor '", name, "' has a negative dimension ", d));
@@ -201,7 +204,10 @@ Tensor decode_tensor(Reader& r, const std::string& name, Device device) {
     // product far from overflowing.
     if (d > 0 && numel > r.left() / static_cast<uint64_t>(d))
       r.fail(detail::concat("tensor '", name, "' has implausible dimensions"));
+    if (d > 0 && extent > static_cast<uint64_t>(INT64_MAX) / static_cast<uint64_t>(d))
+      r.fail(detail::concat("tensor '", name, "' has dimensions whose product exceeds int64"));
     numel *= static_cast<uint64_t>(d);
+    if (d > 0) extent *= static_cast<uint64_t>(d);
   }
   const uint64_t bytes = r.pod<uint64_t>("a data length");
   if (bytes != numel * dtype_size(dtype))

@@ -34,14 +34,16 @@ class Value {
   enum class Kind { null, boolean, integer, string, array, object };
   struct Member;
 
+  // Defined after Member: a constructor defined here would need ~vector<Member> while
+  // Member is still incomplete, which clang rejects.
   Value() = default;  // null
-  explicit Value(bool b) : kind_(Kind::boolean), integer_(b) {}
-  explicit Value(int64_t i) : kind_(Kind::integer), integer_(i) {}
-  explicit Value(int i) : Value(static_cast<int64_t>(i)) {}
-  explicit Value(std::string s) : kind_(Kind::string), string_(std::move(s)) {}
-  explicit Value(const char* s) : Value(std::string(s)) {}
-  static Value array() { return with_kind(Kind::array); }
-  static Value object() { return with_kind(Kind::object); }
+  explicit Value(bool b);
+  explicit Value(int64_t i);
+  explicit Value(int i);
+  explicit Value(std::string s);
+  explicit Value(const char* s);
+  static Value array();
+  static Value object();
 
   Kind kind() const { return kind_; }
   bool is_string() const { return kind_ == Kind::string; }
@@ -71,11 +73,7 @@ class Value {
 
  private:
   friend class Parser;
-  static Value with_kind(Kind kind) {
-    Value v;
-    v.kind_ = kind;
-    return v;
-  }
+  static Value with_kind(Kind kind);
   void dump_to(std::string& out) const;
 
   Kind kind_ = Kind::null;
@@ -90,6 +88,19 @@ struct Value::Member {
   std::string key;
   Value value;
 };
+
+inline Value::Value(bool b) : kind_(Kind::boolean), integer_(b) {}
+inline Value::Value(int64_t i) : kind_(Kind::integer), integer_(i) {}
+inline Value::Value(int i) : Value(static_cast<int64_t>(i)) {}
+inline Value::Value(std::string s) : kind_(Kind::string), string_(std::move(s)) {}
+inline Value::Value(const char* s) : Value(std::string(s)) {}
+inline Value Value::with_kind(Kind kind) {
+  Value v;
+  v.kind_ = kind;
+  return v;
+}
+inline Value Value::array() { return with_kind(Kind::array); }
+inline Value Value::object() { return with_kind(Kind::object); }
 
 // Parses exactly one JSON value (surrounded by optional whitespace) from `text`.
 Value parse(std::string_view text);

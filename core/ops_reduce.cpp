@@ -114,7 +114,9 @@ Tensor mean(const Tensor& a) {
 
 Tensor max(const Tensor& a, int axis_in, bool keepdim) {
   int axis = normalize_axis(axis_in, a.dim(), "max", a.shape());
-  auto [y, arg] = max_with_arg(a, axis, "max");
+  // Named members, not a structured binding: the backward lambda captures arg.
+  auto max_and_arg = max_with_arg(a, axis, "max");
+  Tensor y = max_and_arg.first, arg = max_and_arg.second;
   Shape in_shape = a.shape(), kept = y.shape();
   Tensor out =
       keepdim ? y : make_view(y, without_axis(kept, axis), contiguous_strides(without_axis(kept, axis)), 0);

@@ -1,5 +1,6 @@
 // The (estimator, layer kind) table and estimator schedules.
 #include <cctype>
+#include <limits>
 #include <string>
 
 #include "r2g2/core/error.h"
@@ -110,6 +111,7 @@ EstimatorSchedule::EstimatorSchedule(const std::string& spec) {
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
+  int64_t total = 0;  // steps of the segments so far
   for (size_t i = 0; i < parts.size(); ++i) {
     const std::string& part = parts[i];
     const bool last = i + 1 == parts.size();
@@ -134,6 +136,10 @@ EstimatorSchedule::EstimatorSchedule(const std::string& spec) {
                "'; known estimators: ", estimator_names_joined());
     R2G2_CHECK(last || steps > 0, where, ": segment ", i + 1, " ('", part,
                "') needs a step count (name:steps) because another segment follows it");
+    // name_at adds up the counts before the last segment: their sum must fit in int64.
+    R2G2_CHECK(last || steps <= std::numeric_limits<int64_t>::max() - total, where, ": segment ", i + 1,
+               " ('", part, "') ends beyond step ", std::numeric_limits<int64_t>::max());
+    if (!last) total += steps;
     segments_.emplace_back(name, steps);
   }
 }

@@ -291,18 +291,23 @@ class SafetensorsReader {
     if (shape.items().size() > static_cast<size_t>(kernels::kMaxDims))
       fail_at(at(shape), "has ", what, " with ", shape.items().size(), " dimensions; at most ",
               kernels::kMaxDims, " are supported");
-    uint64_t numel = 1;
+    // Bounded over the non-zero dimensions: an empty tensor's sizes still multiply into
+    // its strides, so they must not overflow either.
+    uint64_t extent = 1;
+    bool empty = false;
     for (const json::Value& d : shape.items()) {
       if (!d.is_integer() || d.as_integer() < 0)
         fail_at(at(d), "has ", what, " whose shape holds ",
                 d.is_integer() ? d.dump() : json::kind_name(d.kind()),
                 "; dimensions are non-negative integers");
       const auto dim = static_cast<uint64_t>(d.as_integer());
-      if (dim > 0 && numel > (std::numeric_limits<uint64_t>::max() / 8) / dim)
+      if (dim > 0 && extent > (std::numeric_limits<uint64_t>::max() / 8) / dim)
         fail_at(at(shape), "has ", what, " with an implausibly large shape ", shape.dump());
-      numel *= dim;
+      if (dim > 0) extent *= dim;
+      empty = empty || dim == 0;
       span.shape.push_back(d.as_integer());
     }
+    const uint64_t numel = empty ? 0 : extent;
 
     const json::Value& offsets = field("data_offsets", json::Value::Kind::array);
     const auto& pair = offsets.items();

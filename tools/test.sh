@@ -2,7 +2,8 @@
 # Installs the test dependencies when missing, builds, and runs every test suite with ctest.
 #   tools/test.sh            release build (CUDA compiled when nvcc exists), then asan, then tsan
 #   tools/test.sh release    only the release build and its tests
-#   tools/test.sh asan       only the AddressSanitizer + UBSan build of the CPU suites
+#   tools/test.sh asan       only the AddressSanitizer + UBSan build (clang) of the CPU suites,
+#                            with a short run of each libFuzzer target (tests/fuzz)
 #   tools/test.sh tsan       only the ThreadSanitizer build of the emulated CUDA kernel suite
 # Suites that need a GPU (or a data set that is absent) report themselves as skipped.
 set -euo pipefail
@@ -14,6 +15,10 @@ r2g2_install_apt_packages python3-matplotlib || echo "tools/test.sh: python3-mat
 
 presets=("$@")
 [ "${#presets[@]}" -eq 0 ] && presets=(release asan tsan)
+# The asan preset builds with clang, whose libFuzzer the fuzz targets link.
+if [[ " ${presets[*]} " == *" asan "* ]]; then
+  r2g2_install_apt_packages clang libclang-rt-14-dev
+fi
 jobs=$(nproc 2>/dev/null || echo 2)
 
 for preset in "${presets[@]}"; do

@@ -48,7 +48,9 @@ Checkpoint sample() {
 // Equal dtype, shape and every value bit for bit.
 void check_same(const Checkpoint& got, const Checkpoint& want) {
   REQUIRE(got.tensors.size() == want.tensors.size());
-  for (const auto& [name, t] : want.tensors) {
+  for (const auto& entry : want.tensors) {
+    const std::string& name = entry.first;
+    const Tensor& t = entry.second;
     INFO("tensor ", name);
     const Tensor& g = got.tensor(name);
     CHECK(g.dtype() == t.dtype());

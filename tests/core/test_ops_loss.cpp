@@ -109,7 +109,8 @@ TEST_CASE("cross_entropy: equals the composite -mean(log_softmax[label]) and is 
 TEST_CASE("cross_entropy: gradients on random sizes") {
   int64_t sizes[][2] = {{1, 1}, {1, 4}, {5, 3}, {4, 10}, {7, 2}};
   unsigned seed = 1;
-  for (auto [n, c] : sizes) {
+  for (const auto& size : sizes) {
+    const int64_t n = size[0], c = size[1];
     CAPTURE(n);
     CAPTURE(c);
     Tensor labels = random_labels(n, static_cast<int>(c), seed);

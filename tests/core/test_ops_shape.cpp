@@ -93,7 +93,8 @@ TEST_CASE("reshape, transpose, slice: gradients") {
   CHECK(gradcheck([](V v) { return transpose(v[0], 0, 2); }, {uniform({2, 3, 5}, 5)}) <= 1);
   CHECK(gradcheck([](V v) { return transpose(transpose(v[0], 0, 1), 1, 2); }, {uniform({2, 3, 5}, 6)}) <= 1);
   for (int axis = 0; axis < 3; ++axis)
-    for (auto [start, end] : {std::pair<int64_t, int64_t>{0, 1}, {1, 3}, {2, 3}, {0, 3}}) {
+    for (auto range : {std::pair<int64_t, int64_t>{0, 1}, {1, 3}, {2, 3}, {0, 3}}) {
+      const int64_t start = range.first, end = range.second;
       CAPTURE(axis);
       CAPTURE(start);
       CAPTURE(end);

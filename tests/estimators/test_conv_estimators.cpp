@@ -114,10 +114,12 @@ TEST_CASE("conv rt, rt_per_example, flipout: at fixed noise the gradient is the 
   // With the generator reset on every call the estimator is a deterministic function of
   // (x, mu, sigma), and a pathwise estimator must then be its derivative.
   Layer l = make_layer(2, 2, 5, 3, 3, {2, 1}, 8);
-  for (const auto& [name, f] :
+  for (const auto& named :
        std::vector<std::pair<std::string, ConvFn>>{{"rt", conv_est::rt},
                                                    {"rt_per_example", conv_est::rt_per_example},
                                                    {"flipout", conv_est::flipout}}) {
+    const std::string& name = named.first;
+    const ConvFn& f = named.second;
     CAPTURE(name);
     double worst = gradcheck(
         [&, fn = f](const std::vector<Tensor>& in) {

@@ -86,7 +86,8 @@ TEST_CASE("thread pool: every index exactly once, in chunks of at least the grai
   REQUIRE(pool.size() >= 1);
   const std::pair<int64_t, int64_t> ranges[] = {{0, 1}, {0, 2}, {5, 12}, {-50, 47}, {0, 1000003}, {3, 4099}};
   const int64_t grains[] = {1, 3, 64, 1000, 1 << 20};
-  for (auto [begin, end] : ranges) {
+  for (const auto& range : ranges) {
+    const int64_t begin = range.first, end = range.second;
     for (int64_t grain : grains) {
       CAPTURE(begin);
       CAPTURE(end);

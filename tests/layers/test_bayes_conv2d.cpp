@@ -86,7 +86,8 @@ TEST_CASE("BayesConv2d: KL summed over the kernel weights, with its gradient") {
 }
 
 TEST_CASE("BayesConv2d: forward modes") {
-  for (auto [stride, padding] : {std::pair{1, 0}, std::pair{2, 1}, std::pair{1, 2}}) {
+  for (auto mode : {std::pair{1, 0}, std::pair{2, 1}, std::pair{1, 2}}) {
+    const int stride = mode.first, padding = mode.second;
     CAPTURE(stride);
     CAPTURE(padding);
     BayesConv2d layer(2, 3, 3, f64_options("rt", stride, padding));

@@ -163,11 +163,13 @@ TEST_CASE("stats conv: every estimator is unbiased; R2-G2 agrees with RT on the 
     CAPTURE(case_name);
     const Problem& pr = cs.pr;
     const auto target = expected_gradient(pr);
-    for (const auto& [name, f] :
+    for (const auto& named :
          std::vector<std::pair<std::string, ConvFn>>{{"rt", conv_est::rt},
                                                      {"rt_per_example", conv_est::rt_per_example},
                                                      {"flipout", conv_est::flipout},
                                                      {"r2g2", r2g2_solver(R2G2Solver::cg)}}) {
+      const std::string& name = named.first;
+      const ConvFn& f = named.second;
       CAPTURE(name);
       Verdict v = compare(moments([&, fn = f](uint64_t s) { return draw(fn, pr, s); }, S), target);
       std::printf("  %-22s %-15s worst z %.2f, mean z^2 %.2f\n", cs.name, name.c_str(), v.worst_z, v.mean_z2);

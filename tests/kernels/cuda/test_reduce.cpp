@@ -121,7 +121,8 @@ TEST_CASE_TEMPLATE("reduce_sum: columns (inner > 1), with and without chunking t
 TEST_CASE_TEMPLATE("reduce_sum: every path gives the same bits in both thread orders", T, float, double) {
   const std::tuple<int64_t, int64_t, int64_t> shapes[] = {
       {9, 257, 1}, {2, 1025, 1}, {2, 8193, 1}, {2, 33, 3}, {1, 8193, 2}};
-  for (auto [outer, r, inner] : shapes) {
+  for (const auto& shape : shapes) {
+    const int64_t outer = std::get<0>(shape), r = std::get<1>(shape), inner = std::get<2>(shape);
     CAPTURE(r);
     CAPTURE(inner);
     const auto [first, second] = in_both_thread_orders(
@@ -235,7 +236,8 @@ TEST_CASE_TEMPLATE("reduce_max_backward: adds each gradient at its argmax, into 
                    double) {
   const std::tuple<int64_t, int64_t, int64_t> shapes[] = {
       {1, 1, 1}, {31, 3, 1}, {1, 33, 257}, {5, 2, 51}, {1025, 2, 1}};
-  for (auto [outer, r, inner] : shapes) {
+  for (const auto& shape : shapes) {
+    const int64_t outer = std::get<0>(shape), r = std::get<1>(shape), inner = std::get<2>(shape);
     CAPTURE(outer);
     CAPTURE(r);
     CAPTURE(inner);

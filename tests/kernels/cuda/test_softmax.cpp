@@ -86,7 +86,8 @@ std::vector<T> logits(int64_t rows, int64_t cols, uint64_t seed) {
 std::vector<cases::RowShape> softmax_shapes() { return cases::test_softmax_shapes(gpu::kShortRow); }
 
 TEST_CASE_TEMPLATE("softmax: log_softmax on the warp-row and block-row paths", T, float, double) {
-  for (auto [rows, cols] : softmax_shapes()) {
+  for (const auto& shape : softmax_shapes()) {
+    const int64_t rows = shape.first, cols = shape.second;
     CAPTURE(rows);
     CAPTURE(cols);
     const auto n = static_cast<size_t>(rows * cols);
@@ -101,7 +102,8 @@ TEST_CASE_TEMPLATE("softmax: log_softmax on the warp-row and block-row paths", T
 }
 
 TEST_CASE_TEMPLATE("softmax: log_softmax_backward on the warp-row and block-row paths", T, float, double) {
-  for (auto [rows, cols] : softmax_shapes()) {
+  for (const auto& shape : softmax_shapes()) {
+    const int64_t rows = shape.first, cols = shape.second;
     CAPTURE(rows);
     CAPTURE(cols);
     const auto n = static_cast<size_t>(rows * cols);
@@ -154,7 +156,8 @@ std::vector<int32_t> labels_for(int64_t rows, int64_t cols, uint64_t seed) {
 }
 
 TEST_CASE_TEMPLATE("softmax: cross_entropy loss and log-probabilities", T, float, double) {
-  for (auto [rows, cols] : cases::test_cross_entropy_shapes()) {
+  for (const auto& shape : cases::test_cross_entropy_shapes()) {
+    const int64_t rows = shape.first, cols = shape.second;
     CAPTURE(rows);
     CAPTURE(cols);
     const auto n = static_cast<size_t>(rows * cols);
