@@ -24,7 +24,7 @@ endforeach()
 # existing.
 set(R2G2_PUBLIC_HEADERS
   core/device.h core/dtype.h core/error.h core/shape.h core/tensor.h core/ops.h
-  core/autograd.h core/profiler.h core/optim.h core/random.h core/checkpoint.h core/host_allocator.h
+  core/autograd.h core/anomaly.h core/profiler.h core/optim.h core/random.h core/checkpoint.h core/host_allocator.h
   core/data/datasets.h core/data/batches.h
   estimators/estimator.h estimators/r2g2_options.h estimators/moments.h)
 file(GLOB R2G2_LAYER_AND_MODEL_HEADERS CONFIGURE_DEPENDS RELATIVE ${PROJECT_SOURCE_DIR}

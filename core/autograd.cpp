@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "r2g2/core/dispatch.h"
 #include "r2g2/core/ops.h"
 #include "r2g2/core/profiler.h"
 
@@ -46,11 +47,31 @@ std::vector<Tensor> run_backward(Node& node, const Tensor& g_out) {
   return g_in;
 }
 
-void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g) {
-  if (!slot)
-    slot = g.clone().impl_shared();  // own the buffer: later += must not alias
-  else
-    Tensor(slot).copy_(add(Tensor(slot), g));
+// True when nothing but `g` can see its buffer: a gradient nobody else holds, contiguous
+// from its storage's start, with no view sharing that storage. (Only for tensors the tape
+// made: a caller's variable passed by reference also counts once.)
+bool sole_owner(const Tensor& g) {
+  return g.impl_shared().use_count() == 1 && g.impl().storage.use_count() == 1 && g.offset() == 0 &&
+         g.is_contiguous() && !g.requires_grad();
+}
+
+// A leaf's gradient buffer must be its own (later accumulation writes into it): a gradient
+// the tape computed that nobody else can see is taken as it is, any other is copied.
+void accumulate(std::shared_ptr<TensorImpl>& slot, const Tensor& g, bool computed_by_tape) {
+  if (!slot) {
+    slot = computed_by_tape && sole_owner(g) ? g.impl_shared() : g.clone().impl_shared();
+    return;
+  }
+  Tensor acc(slot);
+  if (acc.shape() == g.shape() && acc.is_contiguous() && g.is_contiguous() && acc.dtype() == g.dtype() &&
+      acc.device() == g.device()) {
+    dispatch_floating(acc.dtype(), "gradient accumulation", [&](auto tag) {
+      using T = decltype(tag);
+      R2G2_KERNEL(acc.device(), axpy<T>)(T(1), g.data<T>(), acc.data<T>(), acc.numel());
+    });
+  } else {
+    acc.copy_(add(acc, g));
+  }
 }
 }  // namespace
 
@@ -82,6 +103,8 @@ Tensor record(const char* name, Tensor output, const std::vector<Tensor>& inputs
   for (const Tensor& t : inputs)
     node->inputs.push_back(t.defined() && t.requires_grad() ? t.impl_shared() : nullptr);
   node->backward = std::move(backward);
+  if (detect_anomaly()) [[unlikely]]
+    anomaly_detail::check_forward(*node, output, inputs);
   // A view shares storage but gets its own impl, so attaching the node here never
   // touches a tensor the caller still holds under another name.
   output.impl().grad_fn = std::move(node);
@@ -103,7 +126,7 @@ void backward(const Tensor& output, const Tensor& seed, const BackwardOptions& o
              " differs from output shape ", shape_str(output.shape()));
   NoGrad no_grad;
   if (!output.grad_fn()) {  // a leaf: its gradient is the seed
-    accumulate(output.impl().grad, seed);
+    accumulate(output.impl().grad, seed, false);
     return;
   }
   std::unordered_map<Node*, Tensor> grad_of;
@@ -120,6 +143,8 @@ void backward(const Tensor& output, const Tensor& seed, const BackwardOptions& o
     std::vector<Tensor> g_in = run_backward(*node, g_out);
     R2G2_CHECK(g_in.size() == node->inputs.size(), "backward of ", node->name, " returned ", g_in.size(),
                " gradients for ", node->inputs.size(), " inputs");
+    if (detect_anomaly()) [[unlikely]]
+      anomaly_detail::check_backward(*node, g_in);
     if (options.trace) {
       *options.trace << "#" << node->seq << " " << node->name << "  dL/dout " << shape_str(g_out.shape());
       if (g_out.numel() <= 8) {
@@ -137,7 +162,7 @@ void backward(const Tensor& output, const Tensor& seed, const BackwardOptions& o
         Tensor& slot = grad_of[in->grad_fn.get()];
         slot = slot.defined() ? add(slot, g_in[i]) : g_in[i];
       } else {
-        accumulate(in->grad, g_in[i]);
+        accumulate(in->grad, g_in[i], true);
       }
     }
     if (!options.retain_graph) {
@@ -170,6 +195,7 @@ void print_tape(std::ostream& os, const Tensor& output) {
       else
         os << " leaf" << shape_str(in->shape);
     }
+    if (!n->layer.empty()) os << "  (in " << n->layer << ")";
     os << "\n";
   }
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "r2g2/core/anomaly.h"  // anomaly mode and require_finite_loss, which the tape calls
 #include "r2g2/core/tensor.h"
 
 namespace r2g2 {
@@ -23,6 +24,10 @@ struct Node {
   uint64_t seq = 0;  // position on the tape
   std::string name;  // "matmul", "relu", ...
   Shape output_shape;
+  // Filled only in anomaly mode (the cost stays off the normal path): the module the op
+  // ran in ("fc2", "features.4"; empty when unknown) and every input's shape.
+  std::string layer;
+  std::vector<Shape> input_shapes;
   std::vector<std::shared_ptr<TensorImpl>> inputs;  // null where no gradient is needed
   BackwardFn backward;                              // cleared after use unless the graph is retained
   bool released = false;
@@ -64,7 +69,8 @@ void backward(const Tensor& loss, const BackwardOptions& options = {});
 // Same with an explicit seed gradient of loss's shape.
 void backward(const Tensor& output, const Tensor& seed, const BackwardOptions& options = {});
 
-// Lists the recorded nodes that reach `output`, in tape order: "#3 matmul [2, 4] <- #1 #2".
+// Lists the recorded nodes that reach `output`, in tape order: "#3 matmul [2, 4] <- #1 #2",
+// followed by "  (in fc1)" when the node was recorded in anomaly mode inside a layer.
 void print_tape(std::ostream& os, const Tensor& output);
 
 }  // namespace r2g2

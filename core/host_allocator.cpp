@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -13,13 +14,24 @@
 #include <unordered_map>
 #include <vector>
 
+#include <sys/sysinfo.h>
+
 #include "r2g2/core/error.h"
+#include "r2g2/kernels/runtime/device_memory.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define R2G2_HOST_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define R2G2_HOST_ASAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define R2G2_HOST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define R2G2_HOST_TSAN 1
 #endif
 #endif
 
@@ -68,10 +80,23 @@ size_t cache_limit_from_environment() {
   return static_cast<size_t>(mb) << 20;
 }
 
-std::string mib(size_t bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return text;
+using kernels::runtime::memory_size_str;
+
+// RAM plus swap: a request above it can never be met, whatever the system's overcommit
+// policy would answer (it may say yes and kill the process later). Refusing it here also
+// keeps the sanitizers' allocators, which abort above 1 TiB instead of returning null, out
+// of the way.
+size_t host_memory_capacity() {
+  static const size_t capacity = [] {
+    struct sysinfo info {};
+    size_t total = sysinfo(&info) == 0 ? (static_cast<size_t>(info.totalram) + info.totalswap) * info.mem_unit
+                                       : SIZE_MAX;
+#if R2G2_HOST_ASAN || R2G2_HOST_TSAN
+    total = std::min(total, size_t{1} << 40);
+#endif
+    return total;
+  }();
+  return capacity;
 }
 
 class HostCachingAllocator {
@@ -79,9 +104,13 @@ class HostCachingAllocator {
   HostCachingAllocator() : caching_(caching_from_environment()), limit_(cache_limit_from_environment()) {}
 
   void* allocate(size_t bytes) {
-    // Rounding a size this close to SIZE_MAX would wrap to a tiny block.
-    if (bytes > (size_t{1} << 62))
-      throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes: more than any host has");
+    // Also keeps sizes close to SIZE_MAX, which rounding would wrap to a tiny block, away.
+    if (bytes > host_memory_capacity()) [[unlikely]] {
+      std::lock_guard<std::mutex> lock(mutex_);
+      throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes (" + memory_size_str(bytes) +
+                  "): more than this host's memory and swap (" + memory_size_str(host_memory_capacity()) + ")" +
+                  holdings_locked());
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     // Room for the block's entry first: a bad_alloc here leaves nothing taken.
     live_.reserve(live_.size() + 1);
@@ -176,11 +205,15 @@ class HostCachingAllocator {
       p = std::aligned_alloc(kAlignment, size);
     }
     if (!p)
-      throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes (" + mib(size) +
-                  " block); r2g2 holds " + mib(stats_.bytes_in_use) + " in tensors and " +
-                  mib(stats_.bytes_cached) + " cached");
+      throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes (" + memory_size_str(size) +
+                  " block): the system refused it, also after r2g2's cache was handed back" + holdings_locked());
     R2G2_POISON(p, size);
     return p;
+  }
+
+  std::string holdings_locked() const {
+    return "; r2g2 holds " + memory_size_str(stats_.bytes_in_use) + " in tensors and " +
+           memory_size_str(stats_.bytes_cached) + " cached";
   }
 
   void system_free_locked(void* p, size_t size) noexcept {

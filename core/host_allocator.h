@@ -14,7 +14,8 @@
 // The cache keeps at most host_cache_limit() bytes (1 GiB unless R2G2_HOST_CACHE_LIMIT_MB
 // says otherwise); a block freed beyond that goes back to the system, so a one-off large
 // temporary does not stay resident. When the system cannot provide a block, the cache is
-// emptied and the request tried once more before r2g2::Error is thrown.
+// emptied and the request tried once more before r2g2::Error is thrown. A request above the
+// host's memory plus swap is refused at once with the same error, never passed on.
 //
 // R2G2_HOST_CACHE=0 in the environment turns caching off: every allocation is a fresh
 // aligned_alloc of the size rounded to 64 B, every free a free(). Under AddressSanitizer the
@@ -43,7 +44,8 @@ HostMemoryStats host_memory_stats();
 void host_empty_cache();
 
 // A block of at least `bytes` bytes (1 when 0), 64-byte aligned. Throws r2g2::Error naming
-// the size, the bytes in use and the bytes cached when the system has no memory left.
+// the size, the bytes in use and the bytes cached when the system has no memory left, or
+// when the request exceeds the host's memory and swap.
 void* host_allocate(size_t bytes);
 // Returns a block from host_allocate; null is ignored. Never throws.
 void host_free(void* p);

@@ -13,10 +13,29 @@ Storage::~Storage() { device_free(device, data, bytes); }
 
 namespace {
 
+// The allocators name the bytes and their pools; the shape and dtype are known only here.
+std::shared_ptr<Storage> new_storage(const Shape& shape, DType dtype, Device device) {
+  size_t bytes = dtype_size(dtype);
+  bool overflow = false, empty = false;
+  for (int64_t d : shape) {
+    R2G2_CHECK(d >= 0, "Tensor: negative dimension in shape ", shape_str(shape));
+    empty = empty || d == 0;
+    overflow = overflow || __builtin_mul_overflow(bytes, static_cast<size_t>(d), &bytes);
+  }
+  if (empty) bytes = 0;
+  R2G2_CHECK(empty || !overflow, "cannot allocate a ", dtype_name(dtype), " tensor of shape ", shape_str(shape),
+             " on ", device.str(), ": its size in bytes overflows 64 bits");
+  try {
+    return std::make_shared<Storage>(bytes, device);
+  } catch (const Error& e) {
+    throw Error(detail::concat("cannot allocate a ", dtype_name(dtype), " tensor of shape ", shape_str(shape),
+                               " on ", device.str(), ": ", e.what()));
+  }
+}
+
 std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape) R2G2_CHECK(d >= 0, "Tensor: negative dimension in shape ", shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(numel_of(shape)) * dtype_size(dtype), device);
+  impl->storage = new_storage(shape, dtype, device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

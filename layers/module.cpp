@@ -3,13 +3,65 @@
 #include <cxxabi.h>
 
 #include <cstdlib>
+#include <mutex>
 #include <typeinfo>
+#include <unordered_set>
 
 #include "r2g2/core/autograd.h"
 #include "r2g2/core/error.h"
 #include "r2g2/layers/bayes_module.h"
 
 namespace r2g2 {
+
+namespace {
+// Every live module, so that anomaly mode can name the layer that owns a parameter (ops
+// of layers whose forward pushes no LayerScope). Only read in anomaly mode.
+struct LiveModules {
+  std::mutex mutex;
+  std::unordered_set<const Module*> modules;
+};
+
+LiveModules& live_modules() {
+  static LiveModules* instance = new LiveModules();  // never destroyed: static modules outlive it otherwise
+  return *instance;
+}
+
+std::string layer_owning(const TensorImpl& leaf) {
+  LiveModules& live = live_modules();
+  std::lock_guard<std::mutex> lock(live.mutex);
+  for (const Module* m : live.modules)
+    for (auto& [name, p] : m->named_parameters())
+      if (name.find('.') == std::string::npos && p.impl_ptr() == &leaf) return m->layer_name();  // m's own
+  return {};
+}
+}  // namespace
+
+Module::Module() {
+  set_parameter_layer_resolver(&layer_owning);
+  LiveModules& live = live_modules();
+  std::lock_guard<std::mutex> lock(live.mutex);
+  live.modules.insert(this);
+}
+
+Module::~Module() {
+  LiveModules& live = live_modules();
+  std::lock_guard<std::mutex> lock(live.mutex);
+  live.modules.erase(this);
+}
+
+Tensor Module::operator()(const Tensor& x) {
+  if (!detect_anomaly()) [[likely]]
+    return forward(x);
+  LayerScope scope(layer_name());
+  return forward(x);
+}
+
+std::string Module::layer_name() const {
+  if (!parent_) return type_name();
+  std::string name = name_in_parent_;
+  for (const Module* m = parent_; m->parent_; m = m->parent_) name = m->name_in_parent_ + "." + name;
+  return name;
+}
 
 Tensor Module::forward(const Tensor& x) {
   throw Error(type_name() + " has no single-input forward (called with input " + shape_str(x.shape()) + ")");
@@ -36,6 +88,8 @@ void Module::register_module(const std::string& name, Module* child) {
   R2G2_CHECK(child != nullptr, "Module: child '", name, "' is null");
   for (auto& [n, c] : children_) R2G2_CHECK(n != name, "Module: child '", name, "' registered twice");
   children_.emplace_back(name, child);
+  child->parent_ = this;
+  child->name_in_parent_ = name;
 }
 
 void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const {

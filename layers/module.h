@@ -18,8 +18,8 @@ class BayesianModule;
 
 class Module {
  public:
-  Module() = default;
-  virtual ~Module() = default;
+  Module();
+  virtual ~Module();
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
@@ -27,9 +27,16 @@ class Module {
   // (LatentLinear) keep their own signature; calling this one on them is an error that
   // names the module.
   virtual Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward(x); in anomaly mode (core/autograd.h) inside a LayerScope named layer_name(),
+  // so that a non-finite value is reported with the module it appeared in.
+  Tensor operator()(const Tensor& x);
   // "BayesLinear", "Sequential", ...: the class name, for error messages.
   virtual std::string type_name() const;
+  // The dotted name named_parameters() gives this module's parameters in its root
+  // ("fc2", "features.4"); the class name for a root module.
+  std::string layer_name() const;
+  // Direct parent, or null for a root module.
+  const Module* parent() const { return parent_; }
 
   // Own parameters, then each child's, in registration order (a stable order that
   // optimizers and checkpoints rely on).
@@ -75,6 +82,8 @@ class Module {
   void move_parameters(Device device, DType dtype, bool convert_dtype);
   std::vector<std::pair<std::string, Tensor*>> params_;
   std::vector<std::pair<std::string, Module*>> children_;
+  const Module* parent_ = nullptr;
+  std::string name_in_parent_;
   Device device_;
   bool training_ = true;
 };

@@ -19,7 +19,7 @@ Module& Sequential::operator[](size_t index) const {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (auto& m : modules_) h = m->forward(h);
+  for (auto& m : modules_) h = (*m)(h);
   return h;
 }
 

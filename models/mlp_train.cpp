@@ -32,10 +32,9 @@ ClassifierTrainResult train_classifier(Module& model, const data::Dataset& train
       Tensor loss = cross_entropy(model.forward(batch.images), batch.labels);
       opt.zero_grad();
       backward(loss);
+      const double value = loss.item();
+      require_finite_loss(value, result.steps + 1);  // before the update, so the parameters stay finite
       opt.step();
-      double value = loss.item();
-      R2G2_CHECK(std::isfinite(value), "training diverged: loss is ", value, " at step ", result.steps,
-                 "; try a smaller --lr");
       ++result.steps;
       window_loss += value;
       epoch_loss += value;

@@ -28,7 +28,8 @@ struct ClassifierTrainResult {
   double seconds = 0;
 };
 
-// Adam on the mean cross-entropy of mini-batches shuffled by `seed`.
+// Adam on the mean cross-entropy of mini-batches shuffled by `seed`. A non-finite loss
+// stops training before that step's update (require_finite_loss, core/autograd.h).
 ClassifierTrainResult train_classifier(Module& model, const data::Dataset& train,
                                        const ClassifierTrainOptions& options);
 // Fraction of examples whose argmax logit equals the label.

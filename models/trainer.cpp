@@ -106,21 +106,25 @@ BayesStepStats BayesTrainer::step(const Tensor& x, const Tensor& labels) {
   opt.zero_grad();
   BayesObjective o = objective(x, labels);
   backward(o.loss);
-  opt.step();
   BayesStepStats s;
-  s.step = step_++;
+  s.step = step_;
   s.estimator = current_;
   {
+    // Read before the update (the device waits here either way), so that a non-finite
+    // loss stops training with the parameters still finite.
     NoGrad no_grad;
     s.nll = o.nll.item();
     s.kl = o.kl.item();
     s.loss = s.nll + options_.kl_weight * s.kl / static_cast<double>(options_.train_size);
+    require_finite_loss(s.loss, s.step + 1);  // steps count from 1 in messages
     auto pred = argmax(o.logits.detach(), 1).to_int_vector();
     auto lab = labels.to_int_vector();
     int64_t hit = 0;
     for (size_t i = 0; i < pred.size(); ++i) hit += pred[i] == lab[i];
     s.batch_accuracy = pred.empty() ? 0.0 : static_cast<double>(hit) / static_cast<double>(pred.size());
   }
+  opt.step();
+  ++step_;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
 }

@@ -83,7 +83,9 @@ class BayesTrainer {
   BayesObjective objective(const Tensor& x, const Tensor& labels);
   // zero_grad, objective, backward, Adam update, timed. objective() and step() refuse
   // (r2g2::Error, dropping the stale terms) when a score-function layer still holds the
-  // term of an earlier forward whose loss lacked the surrogate.
+  // term of an earlier forward whose loss lacked the surrogate. A non-finite loss stops the
+  // step before the update (require_finite_loss, core/autograd.h): the parameters and the
+  // step count stay as they were.
   BayesStepStats step(const Tensor& x, const Tensor& labels);
   // Monte-Carlo predictive over `samples` weight draws (0: the mean weights), in batches,
   // drawn from the evaluation stream.

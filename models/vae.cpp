@@ -203,12 +203,15 @@ VAEStepStats VAE::step_binary(const Tensor& x_binary) {
   optimizer_->zero_grad();
   VAEObjective o = elbo(x_binary);
   backward(o.loss);
-  optimizer_->step();
   VAEStepStats s;
-  s.step = step_++;
+  s.step = step_;
   s.loss = o.loss.item();
   s.nll = o.nll.item();
   s.kl = o.kl.item();
+  // Before the update, so that a non-finite loss leaves the parameters finite. Steps count from 1.
+  require_finite_loss(s.loss, s.step + 1);
+  optimizer_->step();
+  ++step_;
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;
 }

@@ -10,6 +10,7 @@
 #include "r2g2/core/error.h"
 #include "r2g2/kernels/cuda/check.h"
 #include "r2g2/kernels/cuda/cuda_api.h"
+#include "r2g2/kernels/runtime/device_memory.h"
 
 namespace r2g2::cuda_backend {
 
@@ -102,11 +103,28 @@ void* CachingAllocator::allocate(size_t bytes) {
 }
 
 void CachingAllocator::fail_locked(cudaError_t status, size_t bytes, size_t size, int device) {
-  kernels::cuda::throw_cuda_error(
-      "cudaMalloc", __FILE__, __LINE__,
-      ::r2g2::detail::concat(cudaGetErrorString(status), " allocating ", bytes, " bytes (size class ", size,
-                             ") on CUDA device ", device, "; r2g2 holds ", stats_.bytes_in_use,
-                             " bytes in use and ", stats_.bytes_cached, " cached"));
+  using kernels::runtime::memory_size_str;
+  const std::string pool = ::r2g2::detail::concat(
+      "r2g2 holds ", stats_.bytes_in_use, " bytes in use (", memory_size_str(stats_.bytes_in_use), ") and ",
+      stats_.bytes_cached, " bytes cached (", memory_size_str(stats_.bytes_cached), ")");
+  if (status != cudaErrorMemoryAllocation)
+    kernels::cuda::throw_cuda_error("cudaMalloc", __FILE__, __LINE__,
+                                    ::r2g2::detail::concat(cudaGetErrorString(status), " allocating ", bytes,
+                                                           " bytes (size class ", size, ") on CUDA device ",
+                                                           device, "; ", pool));
+  cudaGetLastError();
+  std::string device_state;
+#ifndef R2G2_CUDA_EMULATION
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess)
+    device_state = "; the device has " + memory_size_str(free_bytes) + " free of " + memory_size_str(total_bytes);
+  else
+    cudaGetLastError();
+#endif
+  throw Error(::r2g2::detail::concat(
+      "CUDA out of memory allocating ", bytes, " bytes (", memory_size_str(bytes), ", size class ", size,
+      ") on CUDA device ", device, ", also after the memory releasers ran, r2g2's cache was emptied and the "
+      "allocation retried; ", pool, device_state, ". Use a smaller batch or model, or another device"));
 }
 
 void CachingAllocator::release(void* p, size_t /*bytes: the block remembers its own size*/) noexcept {

@@ -14,8 +14,9 @@ namespace r2g2::cuda_backend::detail {
 class CachingAllocator {
  public:
   CachingAllocator();
-  // Throws r2g2::Error naming cudaMalloc, the size and the pool state when the device is
-  // out of memory even after the releasers have run and the cache has been emptied.
+  // Throws one r2g2::Error naming the size, the pool state and the device's free memory when
+  // the device is out of memory even after the releasers have run, the cache has been
+  // emptied and cudaMalloc tried once more; other cudaMalloc errors are named as such.
   void* allocate(size_t bytes);
   // Never throws: it runs from tensor destructors.
   void release(void* p, size_t bytes) noexcept;

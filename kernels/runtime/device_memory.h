@@ -4,8 +4,27 @@
 // host emulator's stand-in). These are declared here and defined there, a link-time seam,
 // so kernels/ includes only its own headers while sharing one memory pool with tensors.
 #include <cstddef>
+#include <cstdio>
+#include <string>
 
 namespace r2g2::kernels::runtime {
+
+// "512 B", "3.0 KiB", "1.5 GiB", "4.0 TiB": how the allocators' errors state sizes.
+inline std::string memory_size_str(size_t bytes) {
+  static const char* const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024.0 && unit < 6) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char text[32];
+  if (unit == 0)
+    std::snprintf(text, sizeof text, "%zu B", bytes);
+  else
+    std::snprintf(text, sizeof text, "%.1f %s", value, units[unit]);
+  return text;
+}
 
 // From the caching allocator, ordered on r2g2's stream; throws r2g2::Error when the
 // device is out of memory even after the cache and the memory releasers gave theirs back.

@@ -154,6 +154,22 @@ TEST_CASE("gradients accumulate across graphs until zero_grad") {
   CHECK(seed.to_vector() == std::vector<double>{1, 1});
 }
 
+TEST_CASE("a leaf's gradient buffer is updated in place by later backward passes") {
+  Tensor x = Tensor::from_vector(std::vector<double>{1, -2}, {2}, DType::f64).requires_grad_();
+  Tensor z = sum(mul(x, x));
+  backward(z, {.retain_graph = true});
+  const Tensor first = x.grad();
+  backward(z, {.retain_graph = true});
+  CHECK(x.grad().same(first));
+  CHECK(first.to_vector() == std::vector<double>{4, -8});
+  // A gradient arriving as a transposed (strided) view is accumulated through a copy.
+  Tensor w = Tensor::from_vector(std::vector<double>{1, 2, 3, 4, 5, 6}, {2, 3}, DType::f64).requires_grad_();
+  backward(sum(w.t()));
+  backward(sum(mul(w.t(), 2.0)));
+  CHECK(w.grad().to_vector() == std::vector<double>(6, 3.0));
+  CHECK(w.grad().is_contiguous());
+}
+
 TEST_CASE("backward seeds: scalar losses, explicit seeds, and errors") {
   Tensor x = Tensor::from_vector(std::vector<double>{1, 2, 3}, {3}, DType::f64).requires_grad_();
   Tensor y = mul(x, x);

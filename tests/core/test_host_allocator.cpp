@@ -1,5 +1,5 @@
 // The host caching allocator: size classes, reuse and its counters, the switch, the error
-// when the system says no, and the property it exists for: a training loop in its steady
+// when the system says no or a tensor is too large, and the property it exists for: a training loop in its steady
 // state takes no memory from the system.
 #include <doctest/doctest.h>
 
@@ -12,7 +12,9 @@
 #include "r2g2/core/host_allocator.h"
 #include "r2g2/core/optim.h"
 #include "r2g2/core/tensor.h"
+#include "r2g2/kernels/runtime/device_memory.h"
 #include "r2g2/models/bayes_mlp.h"
+#include "test_util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define R2G2_TEST_ASAN 1
@@ -151,16 +153,43 @@ TEST_CASE("the host cache stays under its limit") {
   set_host_cache_limit(limit_before);
 }
 
-#if !R2G2_TEST_ASAN && !R2G2_TEST_TSAN
-// The sanitizers' allocators abort on absurd sizes instead of returning null.
-TEST_CASE("a host allocation the system refuses names the size and what r2g2 holds") {
+// Refused before the system (or a sanitizer's allocator, which would abort) is asked.
+TEST_CASE("a host allocation larger than the host names the size and what r2g2 holds") {
   CachingOn on;
   const size_t absurd = size_t{1} << 61;
   const std::string expected = "out of host memory allocating " + std::to_string(absurd) + " bytes";
   CHECK_THROWS_WITH_AS(host_allocate(absurd), doctest::Contains(expected.c_str()), Error);
   CHECK_THROWS_WITH_AS(host_allocate(absurd), doctest::Contains("cached"), Error);
+  CHECK_THROWS_WITH_AS(host_allocate(SIZE_MAX), doctest::Contains("more than this host's memory"), Error);
 }
-#endif
+
+TEST_CASE("a tensor too large for the host is an error naming its shape, dtype, size and the memory in use") {
+  const HostMemoryStats before = host_memory_stats();
+  const std::string message = test::error_of([] { Tensor::empty({int64_t{1} << 40}, DType::f32); });
+  CAPTURE(message);
+  CHECK(test::contains(message, "cannot allocate a float32 tensor of shape [1099511627776] on cpu"));
+  CHECK(test::contains(message, "allocating 4398046511104 bytes (4.0 TiB)"));
+  CHECK(test::contains(message, "r2g2 holds "));
+  CHECK(test::contains(message, " in tensors and "));
+  CHECK(host_memory_stats().bytes_in_use == before.bytes_in_use);  // nothing was taken
+  // A size that does not even fit in 64 bits, and the float64 spelling.
+  const std::string overflow =
+      test::error_of([] { Tensor::zeros({int64_t{1} << 40, int64_t{1} << 30}, DType::f64); });
+  CHECK(test::contains(overflow, "cannot allocate a float64 tensor of shape [1099511627776, 1073741824]"));
+  CHECK(test::contains(overflow, "overflows 64 bits"));
+  // An empty tensor needs no memory whatever its other dimensions.
+  CHECK(Tensor::zeros({int64_t{1} << 62, 0}).numel() == 0);
+}
+
+TEST_CASE("memory sizes in allocator errors read in binary units") {
+  using kernels::runtime::memory_size_str;
+  CHECK(memory_size_str(0) == "0 B");
+  CHECK(memory_size_str(1023) == "1023 B");
+  CHECK(memory_size_str(1536) == "1.5 KiB");
+  CHECK(memory_size_str(size_t{3} << 20) == "3.0 MiB");
+  CHECK(memory_size_str(size_t{1} << 42) == "4.0 TiB");
+  CHECK(memory_size_str(SIZE_MAX) == "16.0 EiB");
+}
 
 #if R2G2_TEST_ASAN
 TEST_CASE("under AddressSanitizer cached blocks and the slack past a request are poisoned") {

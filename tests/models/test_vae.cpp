@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <numeric>
 #include <vector>
@@ -210,7 +211,9 @@ TEST_CASE("VAE: the ELBO gradient is the derivative of the one-sample ELBO at fi
   backward(loss_at_fixed_noise());
   double worst = 0;
   NoGrad no_grad;
-  for (auto& [name, p] : vae.named_parameters()) {
+  for (auto& named : vae.named_parameters()) {
+    const auto& name = named.first;
+    auto& p = named.second;
     CAPTURE(name);
     REQUIRE(p.grad().defined());
     Vec analytic = p.grad().to_vector();
@@ -311,6 +314,32 @@ TEST_CASE("VAE: every depth trains, the ELBO improves and the gradients stay fin
       double after = mean_neg_elbo();
       CHECK(after < before - 0.5);
     }
+  }
+}
+
+TEST_CASE("VAE: a non-finite loss stops the step before the update") {
+  VAE vae(tiny_config(1));
+  Tensor x = binary_batch(4);
+  vae.step(x);
+  auto params = vae.named_parameters();
+  REQUIRE(!params.empty());
+  {
+    NoGrad no_grad;
+    Tensor first = params.front().second;  // shares the parameter's storage
+    std::vector<double> poisoned = first.to_vector();
+    poisoned[0] = std::numeric_limits<double>::quiet_NaN();
+    first.copy_(Tensor::from_vector(poisoned, first.shape()));
+  }
+  std::vector<std::vector<double>> before;
+  for (auto& named : params) before.push_back(named.second.to_vector());
+  const std::string message = test::error_of([&] { vae.step(x); });
+  CAPTURE(message);
+  CHECK(test::contains(message, "training stopped at step 2: the loss is"));
+  CHECK(test::contains(message, "--detect-anomaly"));
+  CHECK(vae.steps_taken() == 1);
+  for (size_t i = 1; i < params.size(); ++i) {  // the optimizer did not run: nothing else turned NaN
+    CAPTURE(params[i].first);
+    CHECK(params[i].second.to_vector() == before[i]);
   }
 }
 
