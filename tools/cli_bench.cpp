@@ -97,16 +97,17 @@ int run_bench(const std::vector<std::string>& words) {
   std::string target = words.empty() || words[0].rfind("--", 0) == 0 ? "cpu" : words[0];
   if (target == "cpu") {
     r2g2::cli::Args args(std::vector<std::string>(words.begin() + (words.empty() ? 0 : 1), words.end()), {});
+    if (!args.positional().empty())
+      throw r2g2::cli::UsageError("unexpected argument '" + args.positional().front() + "' after bench cpu");
     return run_cpu();
   }
   auto& reg = r2g2::cli::registry();
   auto it = reg.find("bench-" + target);
   if (it == reg.end()) {
-    std::cerr << "r2g2 bench: unknown target '" << target << "'; known: cpu";
+    std::string known = "cpu";
     for (auto& [name, cmd] : reg)
-      if (name.rfind("bench-", 0) == 0) std::cerr << ", " << name.substr(6);
-    std::cerr << "\n";
-    return 2;
+      if (name.rfind("bench-", 0) == 0) known += ", " + name.substr(6);
+    throw r2g2::cli::UsageError("unknown target '" + target + "'; known: " + known);
   }
   return it->second.run(std::vector<std::string>(words.begin() + 1, words.end()));
 }

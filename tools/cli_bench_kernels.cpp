@@ -42,8 +42,17 @@ int run_lab(const std::vector<std::string>& words) {
   if (args.flag("list")) return list_benches(filter);
 
   const std::string backend = args.get("backend", "cuda");
-  R2G2_CHECK(backend == "cuda" || backend == "cpu", "bench kernels: unknown backend '", backend,
-             "'; known: cuda, cpu");
+  Options o;
+  cli::checking_usage([&] {
+    R2G2_CHECK(backend == "cuda" || backend == "cpu", "unknown --backend '", backend, "'; known: cuda, cpu");
+    R2G2_CHECK(args.positional().empty(), "unexpected argument '", args.positional().front(), "'");
+    o = Options::for_backend(backend == "cuda" ? Backend::cuda : Backend::cpu);
+    o.reps = static_cast<int>(args.get_int("reps", o.reps, 1, 1000000));
+    o.large = args.get_int("large", o.large, 1024, int64_t{1} << 40);
+    o.gemm = args.get_int("gemm", o.gemm, 16, 65536);
+    o.mlp_steps = static_cast<int>(args.get_int("mlp-steps", o.mlp_steps, 1, 1000000));
+    o.filter = filter;
+  });
   const bool cuda = backend == "cuda";
   if (cuda && !kBuiltWithCuda) {
     std::printf(
@@ -60,14 +69,6 @@ int run_lab(const std::vector<std::string>& words) {
     return 0;
   }
 
-  Options o = Options::for_backend(cuda ? Backend::cuda : Backend::cpu);
-  o.reps = static_cast<int>(args.get_int("reps", o.reps));
-  o.large = args.get_int("large", o.large);
-  o.gemm = args.get_int("gemm", o.gemm);
-  o.mlp_steps = static_cast<int>(args.get_int("mlp-steps", o.mlp_steps));
-  o.filter = filter;
-  R2G2_CHECK(o.reps >= 1 && o.large >= 1024 && o.gemm >= 16 && o.mlp_steps >= 1,
-             "bench kernels: need --reps >= 1, --large >= 1024, --gemm >= 16, --mlp-steps >= 1");
 #if R2G2_WITH_CUDA
   if (cuda && kernels::cuda::allow_tf32()) {
     std::printf("note: R2G2_ALLOW_TF32=1 ignored: the lab measures float32 products without TF32\n");

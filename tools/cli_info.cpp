@@ -9,7 +9,10 @@
 namespace {
 
 int run_info(const std::vector<std::string>& words) {
-  r2g2::cli::Args args(words, {});
+  r2g2::cli::checking_usage([&] {
+    r2g2::cli::Args args(words, {});
+    R2G2_CHECK(args.positional().empty(), "info takes no arguments, got '", args.positional()[0], "'");
+  });
   namespace cb = r2g2::cuda_backend;
   std::printf("r2g2 build: CUDA %s, CPU matmul via %s\n",
               cb::built_with_cuda() ? "compiled in" : "not compiled",

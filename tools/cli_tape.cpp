@@ -10,7 +10,11 @@ namespace {
 
 int run_tape(const std::vector<std::string>& words) {
   using namespace r2g2;
-  cli::Args args(words, {});  // no options: anything given is reported as unknown
+  // No options: anything given is reported as unknown.
+  cli::checking_usage([&] {
+    cli::Args args(words, {});
+    R2G2_CHECK(args.positional().empty(), "tape takes no arguments, got '", args.positional()[0], "'");
+  });
   std::cout << "expression:  loss = mean(relu(x W + b) * x2) + sum(square(W))\n"
                "             with x [2, 3], W [3, 2], b [2], x2 = x[:, :2] (x used twice: a diamond)\n\n";
   Tensor x =

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "r2g2/core/autograd.h"
 #include "r2g2/core/checkpoint.h"
 #include "r2g2/core/data/datasets.h"
 #include "r2g2/core/device.h"
@@ -29,7 +30,7 @@ const std::vector<std::string> kOptions{
     "hidden", "width-divisor", "train-examples", "test-examples", "save", "save-every", "resume", "log-csv",
     "log-json", "log-every", "eval-samples", "iwae-samples", "iwae-chunk", "train-eval-examples", "load"};
 // clang-format on
-const std::vector<std::string> kFlags{"eval-train", "no-eval"};
+const std::vector<std::string> kFlags{"eval-train", "no-eval", "detect-anomaly"};
 
 // Options of the Bayesian runs that the deterministic MLP does not take.
 const std::vector<std::string> kExperimentOnly{
@@ -37,47 +38,76 @@ const std::vector<std::string> kExperimentOnly{
     "save-every",   "resume",       "log-csv",       "log-json",           "log-every",
     "eval-samples", "iwae-samples", "iwae-chunk",    "train-eval-examples"};
 
-int64_t at_least(const Args& args, const char* key, int64_t fallback, int64_t minimum) {
-  const int64_t v = args.get_int(key, fallback);
-  R2G2_CHECK(v >= minimum, "--", key, " must be ",
-             minimum == 1 ? "positive" : ">= " + std::to_string(minimum), ", got ", v);
-  return v;
+// The data directory, when given, and every output path are checked before any data is read.
+void check_paths(const Args& args) {
+  if (args.has("data-dir")) check_input_dir("data-dir", args.get("data-dir", ""));
+  for (const char* key : {"save", "log-csv", "log-json"})
+    if (args.has(key)) check_output_path(key, args.get(key, ""));
 }
 
-int run_deterministic(const Args& args) {
+// Everything the deterministic MLP was asked to do, checked before any data is read.
+struct DeterministicPlan {
+  ClassifierTrainOptions options;
+  Device device = Device::cpu();
+  Checkpoint loaded;
+  std::string load, save, data_name, data_dir;
+  std::vector<int64_t> hidden;
+  bool hidden_given = false;
+};
+
+DeterministicPlan parse_deterministic(const Args& args) {
   for (const auto& key : kExperimentOnly)
     R2G2_CHECK(!args.has(key), "--", key, " does not apply to --model mlp-deterministic");
   for (const char* flag : {"eval-train", "no-eval"})
     R2G2_CHECK(!args.flag(flag), "--", flag, " does not apply to --model mlp-deterministic");
-  // Everything the user typed is checked before the (slow) data set is read.
-  ClassifierTrainOptions options;
-  options.epochs = at_least(args, "epochs", 1, 0);
-  options.max_steps = args.get_int("steps", -1);
-  options.batch_size = at_least(args, "batch", 64, 1);
-  options.lr = args.get_double("lr", 1e-3);
-  options.seed = static_cast<uint64_t>(at_least(args, "seed", 1, 0));
-  R2G2_CHECK(options.lr > 0, "--lr must be positive");
-  Device device = parse_device(args.get("device", "auto"));
-  Checkpoint loaded;
-  if (args.has("load")) loaded = load_checkpoint(args.get("load", ""), device);
-  std::string data_name = args.get("data", "fashion-mnist");
-  auto train = data::load_dataset(data_name, args.get("data-dir", ""), "train").flattened();
-  auto test = data::load_dataset(data_name, args.get("data-dir", ""), "test").flattened();
-  std::vector<int64_t> sizes{train.example_numel()};
-  for (int64_t h : parse_sizes(args.get("hidden", "256"), "hidden")) sizes.push_back(h);
-  sizes.push_back(train.num_classes);
+  R2G2_CHECK(args.positional().empty(), "train takes no positional arguments, got '", args.positional()[0],
+             "'");
+  DeterministicPlan p;
+  ClassifierTrainOptions& options = p.options;
+  options.epochs = args.get_int("epochs", 1, 0, kMaxSteps);
+  options.max_steps = args.get_int("steps", -1, 0, kMaxSteps);
+  options.batch_size = args.get_int("batch", 64, 1, kMaxBatch);
+  options.lr = args.get_positive("lr", 1e-3);
+  options.seed = static_cast<uint64_t>(args.get_int("seed", 1, 0, kMaxSeed));
+  p.hidden = parse_sizes(args.get("hidden", "256"), "hidden");
+  p.hidden_given = args.has("hidden");
+  check_paths(args);
+  p.save = args.get("save", "");
+  p.load = args.get("load", "");
+  p.data_name = args.get("data", "fashion-mnist");
+  p.data_dir = args.get("data-dir", "");
+  check_data_name("option --data", p.data_name);
   if (args.has("load")) {
+    check_input_file("--load", p.load);
+    p.loaded = load_checkpoint(p.load, Device::cpu());
+  }
+  p.device = parse_device(args.get("device", "auto"));
+  return p;
+}
+
+int run_deterministic(DeterministicPlan plan) {
+  ClassifierTrainOptions& options = plan.options;
+  Checkpoint& loaded = plan.loaded;
+  const Device device = plan.device;
+  const std::string& data_name = plan.data_name;
+  auto train = data::load_dataset(data_name, plan.data_dir, "train").flattened();
+  auto test = data::load_dataset(data_name, plan.data_dir, "test").flattened();
+  std::vector<int64_t> sizes{train.example_numel()};
+  for (int64_t h : plan.hidden) sizes.push_back(h);
+  sizes.push_back(train.num_classes);
+  const bool load = !plan.load.empty();
+  if (load) {
     // Weights are [out, in], as Linear stores them; a file without this tag holds [in, out]
     // weights, which a square layer would take transposed without any shape mismatch.
-    R2G2_CHECK(loaded.metadata["mlp/layout"] == "out,in", "--load ", args.get("load", ""),
+    R2G2_CHECK(loaded.metadata["mlp/layout"] == "out,in", "--load ", plan.load,
                " stores its MLP weights as [in, out] (no 'mlp/layout' = 'out,in' entry); this version "
                "stores and reads [out, in]: retrain it with --save");
     auto saved_sizes = parse_sizes(loaded.metadata["mlp/sizes"], "load (mlp/sizes)");
-    R2G2_CHECK(!args.has("hidden") || saved_sizes == sizes, "--load ", args.get("load", ""), " holds an MLP ",
+    R2G2_CHECK(!plan.hidden_given || saved_sizes == sizes, "--load ", plan.load, " holds an MLP ",
                shape_str(saved_sizes), ", but --hidden asks for ", shape_str(sizes));
     R2G2_CHECK(saved_sizes.front() == sizes.front() && saved_sizes.back() == sizes.back(), "--load ",
-               args.get("load", ""), " holds an MLP ", shape_str(saved_sizes), " that does not fit ",
-               train.name, " (", sizes.front(), " inputs, ", sizes.back(), " classes)");
+               plan.load, " holds an MLP ", shape_str(saved_sizes), " that does not fit ", train.name, " (",
+               sizes.front(), " inputs, ", sizes.back(), " classes)");
     sizes = saved_sizes;
   }
   options.log_every = 100;
@@ -89,22 +119,22 @@ int run_deterministic(const Args& args) {
               train.name.c_str(), (long long)train.size(), device.str().c_str());
   MLP model(sizes, options.seed, DType::f32, device);
   std::vector<Tensor> params = model.parameters();
-  if (args.has("load")) {
+  if (load) {
     for (size_t i = 0; i < params.size(); ++i) {
       const Tensor& saved = loaded.tensor("mlp/param/" + std::to_string(i));
       R2G2_CHECK(saved.shape() == params[i].shape(), "--load: parameter ", i, " has shape ",
                  shape_str(saved.shape()), ", the model expects ", shape_str(params[i].shape()));
       params[i].copy_(saved);
     }
-    std::printf("loaded %s (%s steps trained)\n", args.get("load", "").c_str(),
+    std::printf("loaded %s (%s steps trained)\n", plan.load.c_str(),
                 loaded.metadata["mlp/steps"].c_str());
   }
   if (options.epochs > 0) {
     auto result = train_classifier(model, train, options);
     std::printf("done: %lld steps in %.1f s (%.1f steps/s), last-epoch train loss %.4f\n",
                 (long long)result.steps, result.seconds, result.steps / result.seconds, result.final_loss);
-    int64_t before = args.has("load") ? loaded.get_int("mlp/steps") : 0;
-    if (args.has("save")) {
+    int64_t before = load ? loaded.get_int("mlp/steps") : 0;
+    if (!plan.save.empty()) {
       Checkpoint out;
       for (size_t i = 0; i < params.size(); ++i) out.tensors["mlp/param/" + std::to_string(i)] = params[i];
       std::string joined;
@@ -112,8 +142,8 @@ int run_deterministic(const Args& args) {
       out.metadata["mlp/sizes"] = joined;
       out.metadata["mlp/layout"] = "out,in";
       out.set_int("mlp/steps", before + result.steps);
-      save_checkpoint(args.get("save", ""), out);  // atomic: an existing file survives a failed write
-      std::printf("saved %s\n", args.get("save", "").c_str());
+      save_checkpoint(plan.save, out);  // atomic: an existing file survives a failed write
+      std::printf("saved %s\n", plan.save.c_str());
     }
   }
   double accuracy = classifier_accuracy(model, test);
@@ -153,32 +183,34 @@ TrainPlan parse_plan(const Args& args) {
   o.solver = args.get("solver", "");
   o.data = args.get("data", "");
   o.data_dir = args.get("data-dir", "");
-  o.batch = at_least(args, "batch", 80, 1);
-  o.lr = args.get_double("lr", 0);
-  R2G2_CHECK(!args.has("lr") || (o.lr > 0 && std::isfinite(o.lr)), "--lr must be positive, got ", o.lr);
-  o.seed = static_cast<uint64_t>(at_least(args, "seed", 1, 0));
-  o.device = parse_device(args.get("device", "auto"));
+  o.batch = args.get_int("batch", 80, 1, kMaxBatch);
+  o.lr = args.get_positive("lr", 0);
+  o.seed = static_cast<uint64_t>(args.get_int("seed", 1, 0, kMaxSeed));
   if (args.has("hidden")) o.hidden = parse_sizes(args.get("hidden", ""), "hidden");
-  o.width_divisor = static_cast<int>(at_least(args, "width-divisor", 1, 1));
-  o.train_examples = args.has("train-examples") ? at_least(args, "train-examples", 0, 1) : 0;
-  o.test_examples = args.has("test-examples") ? at_least(args, "test-examples", 0, 1) : 0;
+  o.width_divisor = static_cast<int>(args.get_int("width-divisor", 1, 1, 64));
+  o.train_examples = args.get_int("train-examples", 0, 1, kMaxExamples);
+  o.test_examples = args.get_int("test-examples", 0, 1, kMaxExamples);
   R2G2_CHECK(!(args.has("steps") && args.has("epochs")), "give --steps or --epochs, not both");
-  if (args.has("steps")) p.steps = at_least(args, "steps", 0, 0);
-  p.epochs = at_least(args, "epochs", 1, 0);
+  p.steps = args.get_int("steps", -1, 0, kMaxSteps);
+  p.epochs = args.get_int("epochs", 1, 0, kMaxSteps);
   p.total_given = args.has("steps") || args.has("epochs");
   p.save = args.get("save", "");
-  p.save_every = args.has("save-every") ? at_least(args, "save-every", 0, 1) : 0;
+  p.save_every = args.get_int("save-every", 0, 1, kMaxSteps);
   R2G2_CHECK(p.save_every == 0 || !p.save.empty(), "--save-every needs --save PATH");
   p.resume = args.get("resume", "");
   p.log_csv = args.get("log-csv", "");
   p.log_json = args.get("log-json", "");
-  p.log_every = at_least(args, "log-every", 100, 1);
-  p.eval.samples = static_cast<int>(at_least(args, "eval-samples", 10, 0));
-  p.eval.iwae_samples = at_least(args, "iwae-samples", 5000, 1);
-  p.eval.iwae_chunk = at_least(args, "iwae-chunk", 100, 1);
-  p.train_eval_examples = at_least(args, "train-eval-examples", 10000, 1);
+  p.log_every = args.get_int("log-every", 100, 1, kMaxSteps);
+  p.eval.samples = static_cast<int>(args.get_int("eval-samples", 10, 0, kMaxSamples));
+  p.eval.iwae_samples = args.get_int("iwae-samples", 5000, 1, kMaxSamples);
+  p.eval.iwae_chunk = args.get_int("iwae-chunk", 100, 1, kMaxIwaeChunk);
+  p.train_eval_examples = args.get_int("train-eval-examples", 10000, 1, kMaxExamples);
   p.eval_train = args.flag("eval-train");
   p.no_eval = args.flag("no-eval");
+  R2G2_CHECK(args.positional().empty(), "train takes no positional arguments, got '", args.positional()[0],
+             "'");
+  check_paths(args);
+  if (!p.resume.empty()) check_input_file("--resume", p.resume);
   R2G2_CHECK(!(p.no_eval && p.eval_train), "--eval-train and --no-eval contradict each other");
 
   if (!p.resume.empty()) {
@@ -202,6 +234,8 @@ TrainPlan parse_plan(const Args& args) {
     o = saved;
   }
   o = experiment_detail::checked_options(o);  // model, estimator, solver and data names
+  if (!o.data.empty() && o.data != "fashion-mnist-32x3") check_data_name("option --data", o.data);
+  o.device = parse_device(args.get("device", "auto"));
   return p;
 }
 
@@ -222,14 +256,10 @@ int run_experiment(const TrainPlan& plan) {
   const ExperimentOptions& o = run->options();
   const int64_t total = plan.steps >= 0 ? plan.steps : plan.epochs * run->batches_per_epoch();
   if (!plan.resume.empty()) {
-    if (run->steps_taken() > total) {
-      // A usage error like the others, not a run that silently trains nothing.
-      std::fprintf(
-          stderr,
-          "r2g2 train: error: --resume %s is at step %lld, beyond the requested total %lld; pass --steps\n",
-          plan.resume.c_str(), (long long)run->steps_taken(), (long long)total);
-      return 2;
-    }
+    // A usage error like the others, not a run that silently trains nothing.
+    if (run->steps_taken() > total)
+      throw UsageError(detail::concat("--resume ", plan.resume, " is at step ", run->steps_taken(),
+                                      ", beyond the requested total ", total, "; pass --steps"));
     if (!plan.total_given)
       std::printf("no --steps or --epochs: the total is %lld epoch, %lld steps\n", (long long)plan.epochs,
                   (long long)total);
@@ -250,7 +280,6 @@ int run_experiment(const TrainPlan& plan) {
   };
   while (run->steps_taken() < total) {
     StepRecord r = run->step();
-    R2G2_CHECK(std::isfinite(r.loss), o.model, " training diverged at step ", r.step, " (loss ", r.loss, ")");
     window.add(r);
     progress.step(r.step, window, elapsed());
     if (r.step % plan.log_every == 0 || r.step == total) {
@@ -304,24 +333,17 @@ int run_experiment(const TrainPlan& plan) {
 }
 
 int run_train(const std::vector<std::string>& words) {
-  TrainPlan plan;
-  bool deterministic = false;
-  {
-    // A mistyped option is a usage error (exit status 2), found before any data is read.
-    try {
-      Args args(words, kOptions, kFlags);
-      deterministic = args.get("model", "mlp") == "mlp-deterministic";
-      if (deterministic) return run_deterministic(args);
-      R2G2_CHECK(!args.has("load"),
-                 "--load belongs to --model mlp-deterministic; a Bayesian run continues "
-                 "from its checkpoint with --resume PATH");
-      plan = parse_plan(args);
-    } catch (const Error& e) {
-      if (deterministic) throw;
-      std::fprintf(stderr, "r2g2 train: error: %s\n", e.what());
-      return 2;
-    }
-  }
+  // A mistyped option or value is a usage error (exit status 2), found before any data is read.
+  const Args args = checking_usage([&] { return Args(words, kOptions, kFlags); });
+  if (args.flag("detect-anomaly")) set_detect_anomaly(true);
+  if (args.get("model", "mlp") == "mlp-deterministic")
+    return run_deterministic(checking_usage([&] { return parse_deterministic(args); }));
+  const TrainPlan plan = checking_usage([&] {
+    R2G2_CHECK(!args.has("load"),
+               "--load belongs to --model mlp-deterministic; a Bayesian run continues "
+               "from its checkpoint with --resume PATH");
+    return parse_plan(args);
+  });
   return run_experiment(plan);
 }
 
@@ -336,7 +358,7 @@ R2G2_COMMAND(
     "                  [--train-examples N] [--test-examples N] [--save PATH [--save-every K]]\n"
     "                  [--resume PATH] [--log-csv PATH] [--log-json PATH] [--log-every 100]\n"
     "                  [--eval-samples 10] [--iwae-samples 5000] [--iwae-chunk 100]\n"
-    "                  [--eval-train [--train-eval-examples 10000]] [--no-eval]\n\n"
+    "                  [--eval-train [--train-eval-examples 10000]] [--no-eval] [--detect-anomaly]\n\n"
     "Models: mlp (Bayesian MLP 784-1024-1024-10), vgg11 (Bayesian VGG-11 on 32x32x3: CIFAR-10 when found,\n"
     "else Fashion-MNIST padded to 32x32 over 3 channels, announced), vae1..vae3 (VAEs with 1-3 stochastic\n"
     "layers on dynamically binarised images). Defaults follow the paper: batch 80, Adam lr 1e-4 (mlp,\n"
@@ -350,6 +372,9 @@ R2G2_COMMAND(
     "window (model,estimator,seed,step,epoch,loss,nll,kl,accuracy,step_seconds,elapsed_seconds), --log-json\n"
     "a summary with the evaluation. At the end: test accuracy, log-likelihood and ECE of the Monte-Carlo\n"
     "predictive (classifiers) or the IWAE bound (VAEs).\n"
+    "A loss that is NaN or infinite stops the run (exit status 1); --detect-anomaly checks every op's\n"
+    "output and gradient (slow) and names the first op that produced a NaN or Inf.\n"
+    "Exit status: 0 done, 1 the run failed, 2 a bad invocation (reported on one line before any output).\n"
     "--model mlp-deterministic: the plain MLP (options --hidden 256 --batch 64 --lr 1e-3 --epochs --steps\n"
     "--save --load PATH; --epochs 0 only evaluates).",
     run_train);

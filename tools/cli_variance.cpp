@@ -49,7 +49,8 @@ Batch load_batch(const std::string& data, const std::string& dir, int64_t batch,
     return b;
   }
   data::Dataset d = data::load_dataset(data, dir, "train").flattened();
-  R2G2_CHECK(d.size() >= batch, "--batch ", batch, " is larger than the data set (", d.size(), " examples)");
+  if (d.size() < batch)
+    throw cli::UsageError(detail::concat("--batch ", batch, " is larger than the data set (", d.size(), " examples)"));
   // A fixed, seeded choice of examples (not just the first ones, which may be sorted by class).
   std::vector<double> keys = Tensor::randn({d.size()}, seed + 103, 0, DType::f64).to_vector();
   std::vector<int32_t> idx(static_cast<size_t>(d.size()));
@@ -74,18 +75,17 @@ BayesMLPConfig make_config(const cli::Args& args, int64_t in, int classes) {
   cfg.sizes = {in};
   for (int64_t h : parse_sizes(args.get("hidden", "1024,1024"), "hidden")) cfg.sizes.push_back(h);
   cfg.sizes.push_back(classes);
-  cfg.seed = static_cast<uint64_t>(args.get_int("seed", 1));
-  cfg.rho_init = args.get_double("rho-init", -5.0);
-  cfg.prior_sigma = args.get_double("prior-sigma", 1.0);
-  cfg.train_size = args.get_int("train-size", 60000);
+  cfg.seed = static_cast<uint64_t>(args.get_int("seed", 1, 0, cli::kMaxSeed));
+  cfg.rho_init = args.get_double("rho-init", -5.0, -50.0, 50.0);
+  cfg.prior_sigma = args.get_positive("prior-sigma", 1.0);
+  cfg.train_size = args.get_int("train-size", 60000, 1, cli::kMaxExamples);
   cfg.schedule = "rt";
   return cfg;
 }
 
 int run_bench_steps(const cli::Args& args, const Batch& b, Device device,
                     const std::vector<std::string>& names) {
-  const int64_t steps = args.get_int("bench-steps", 20);
-  R2G2_CHECK(steps > 0, "--bench-steps must be positive");
+  const int64_t steps = args.get_int("bench-steps", 20, 1, cli::kMaxSteps);
   BayesMLPConfig cfg = make_config(args, b.x.size(1), b.classes);
   std::printf(
       "steps/s of one Adam step (forward, KL, backward, update) of the Bayesian MLP %s, batch %lld, on %s\n",
@@ -124,18 +124,40 @@ bool names_option(const std::vector<std::string>& words, const std::string& key)
 int run_variance(const std::vector<std::string>& words) {
   if (names_option(words, "model")) return cli::run_variance_over_training(words);
   for (const auto& key : cli::variance_training_options())
-    if (std::find(kOptions.begin(), kOptions.end(), key) == kOptions.end())
-      R2G2_CHECK(!names_option(words, key), "--", key,
-                 " belongs to the variance over training: add --model mlp|vgg11|vae1|vae2|vae3");
-  cli::Args args(words, kOptions, {"bench"});
-  const int64_t batch = args.get_int("batch", 80);
-  const int64_t draws = args.get_int("draws", 100);
-  R2G2_CHECK(batch > 0, "--batch must be positive");
-  R2G2_CHECK(draws >= 2, "--draws must be at least 2 (a variance needs two draws)");
-  Device device = parse_device(args.get("device", "auto"));
-  const uint64_t seed = static_cast<uint64_t>(args.get_int("seed", 1));
-  std::vector<std::string> names = split_list(args.get("estimators", kDefaultEstimators));
-  for (const auto& n : names) make_estimator(n);  // unknown names fail here, listing the known ones
+    if (std::find(kOptions.begin(), kOptions.end(), key) == kOptions.end() && names_option(words, key))
+      throw cli::UsageError("--" + key +
+                            " belongs to the variance over training: add --model mlp|vgg11|vae1|vae2|vae3");
+  struct Plan {
+    cli::Args args;
+    int64_t batch, draws, warmup;
+    uint64_t seed;
+    std::vector<std::string> names;
+    Device device;
+  };
+  const Plan plan = cli::checking_usage([&] {
+    cli::Args args(words, kOptions, {"bench", "detect-anomaly"});
+    R2G2_CHECK(args.positional().empty(), "variance takes no positional arguments, got '",
+               args.positional()[0], "'");
+    const int64_t batch = args.get_int("batch", 80, 1, cli::kMaxBatch);
+    const int64_t draws = args.get_int("draws", 100, 2, cli::kMaxSamples);
+    const int64_t warmup = args.get_int("warmup", 0, 0, cli::kMaxSteps);
+    const uint64_t seed = static_cast<uint64_t>(args.get_int("seed", 1, 0, cli::kMaxSeed));
+    make_config(args, 1, 10);  // checks --hidden, --rho-init, --prior-sigma and --train-size
+    args.get_int("bench-steps", 20, 1, cli::kMaxSteps);
+    std::vector<std::string> names = split_list(args.get("estimators", kDefaultEstimators));
+    R2G2_CHECK(!names.empty(), "--estimators is empty");
+    for (const auto& n : names) make_estimator(n);  // unknown names fail here, listing the known ones
+    if (args.has("data-dir")) cli::check_input_dir("data-dir", args.get("data-dir", ""));
+    if (args.get("data", "synthetic") != "synthetic") cli::check_data_name("option --data", args.get("data", ""));
+    const Device device = parse_device(args.get("device", "auto"));
+    return Plan{args, batch, draws, warmup, seed, names, device};
+  });
+  const cli::Args& args = plan.args;
+  const int64_t batch = plan.batch, draws = plan.draws;
+  const uint64_t seed = plan.seed;
+  const Device device = plan.device;
+  const std::vector<std::string>& names = plan.names;
+  if (args.flag("detect-anomaly")) set_detect_anomaly(true);
   Batch b = load_batch(args.get("data", "synthetic"), args.get("data-dir", ""), batch, seed);
   if (args.flag("bench")) return run_bench_steps(args, b, device, names);
 
@@ -143,7 +165,7 @@ int run_variance(const std::vector<std::string>& words) {
   BayesMLP model(cfg);
   model.to(device);
   Tensor x = b.x.to(device), y = b.y.to(device);
-  const int64_t warmup = args.get_int("warmup", 0);
+  const int64_t warmup = plan.warmup;
   for (int64_t i = 0; i < warmup; ++i) model.step(x, y);  // rt steps on the same batch
   std::printf(
       "gradient variance at fixed parameters (%lld rt warm-up steps), %s batch of %lld, %lld draws per "
@@ -198,14 +220,31 @@ int run_variance(const std::vector<std::string>& words) {
 }
 
 int run_bench_estimators(const std::vector<std::string>& words) {
-  cli::Args args(words, kOptions);
-  Device device = parse_device(args.get("device", "cpu"));
-  std::vector<std::string> names =
-      split_list(args.get("estimators", "rt,lrt,flipout,r2g2,r2g2-shared,score"));
-  for (const auto& n : names) make_estimator(n);
-  Batch b = load_batch(args.get("data", "synthetic"), args.get("data-dir", ""), args.get_int("batch", 80),
-                       static_cast<uint64_t>(args.get_int("seed", 1)));
-  return run_bench_steps(args, b, device, names);
+  struct Plan {
+    cli::Args args;
+    int64_t batch;
+    uint64_t seed;
+    std::vector<std::string> names;
+    Device device;
+  };
+  const Plan plan = cli::checking_usage([&] {
+    cli::Args args(words, kOptions);
+    R2G2_CHECK(args.positional().empty(), "bench estimators takes no positional arguments, got '",
+               args.positional()[0], "'");
+    const int64_t batch = args.get_int("batch", 80, 1, cli::kMaxBatch);
+    const uint64_t seed = static_cast<uint64_t>(args.get_int("seed", 1, 0, cli::kMaxSeed));
+    make_config(args, 1, 10);
+    args.get_int("bench-steps", 20, 1, cli::kMaxSteps);
+    std::vector<std::string> names = split_list(args.get("estimators", "rt,lrt,flipout,r2g2,r2g2-shared,score"));
+    R2G2_CHECK(!names.empty(), "--estimators is empty");
+    for (const auto& n : names) make_estimator(n);
+    if (args.has("data-dir")) cli::check_input_dir("data-dir", args.get("data-dir", ""));
+    if (args.get("data", "synthetic") != "synthetic") cli::check_data_name("option --data", args.get("data", ""));
+    const Device device = parse_device(args.get("device", "cpu"));
+    return Plan{args, batch, seed, names, device};
+  });
+  Batch b = load_batch(plan.args.get("data", "synthetic"), plan.args.get("data-dir", ""), plan.batch, plan.seed);
+  return run_bench_steps(plan.args, b, plan.device, plan.names);
 }
 
 const std::string kUsage =
@@ -214,7 +253,7 @@ const std::string kUsage =
     "1024,1024]\n"
     "                     [--device auto|cpu|cuda] [--seed 1] [--warmup 0] [--rho-init -5] [--prior-sigma "
     "1]\n"
-    "                     [--train-size 60000] [--bench [--bench-steps 20]]\n\n"
+    "                     [--train-size 60000] [--bench [--bench-steps 20]] [--detect-anomaly]\n\n"
     "At fixed parameters (initialisation from --seed, then --warmup rt training steps) and one fixed\n"
     "mini-batch, draws the gradient of the mini-batch ELBO (mean NLL + KL / N) --draws times per estimator\n"
     "and prints, per estimator and parameter: the mean |gradient| over coordinates, the per-coordinate\n"

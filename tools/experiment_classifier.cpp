@@ -94,6 +94,7 @@ class ClassifierExperiment final : public Experiment {
     StepRecord r;
     r.epoch = epoch_;
     BayesStepStats s = model_->step(b.images, b.labels);
+    require_finite_loss(s.loss, steps_ + 1);  // before the position moves past a diverged step
     advance(loader_.num_batches());
     r.step = steps_;
     r.estimator = s.estimator;

@@ -59,6 +59,7 @@ class VAEExperiment final : public Experiment {
     StepRecord r;
     r.epoch = epoch_;
     VAEStepStats s = model_.step(b.images);
+    require_finite_loss(s.loss, steps_ + 1);  // before the position moves past a diverged step
     advance(loader_.num_batches());
     r.step = steps_;
     r.estimator = options_.estimator;

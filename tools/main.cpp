@@ -1,7 +1,8 @@
 // `r2g2 COMMAND [options]`: dispatches to the registered subcommands.
 #include <exception>
 #include <iostream>
-#include <sstream>
+#include <new>
+#include <string>
 
 #include "r2g2/core/error.h"
 #include "r2g2/core/profiler.h"
@@ -14,109 +15,24 @@ std::map<std::string, Command>& registry() {
   return commands;
 }
 
-Args::Args(std::vector<std::string> words, const std::vector<std::string>& known_options,
-           const std::vector<std::string>& known_flags) {
-  auto known = [](const std::vector<std::string>& list, const std::string& w) {
-    for (auto& k : list)
-      if (k == w) return true;
-    return false;
-  };
-  for (size_t i = 0; i < words.size(); ++i) {
-    const std::string& w = words[i];
-    if (w.rfind("--", 0) != 0) {
-      positional_.push_back(w);
-      continue;
-    }
-    std::string key = w.substr(2), value;
-    bool inline_value = false;
-    if (auto eq = key.find('='); eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
-      inline_value = true;
-    }
-    if (known(known_flags, key) && !inline_value) {
-      flags_[key] = true;
-    } else if (known(known_options, key)) {
-      if (!inline_value) {
-        R2G2_CHECK(i + 1 < words.size(), "option --", key, " needs a value");
-        value = words[++i];
-      }
-      values_[key] = value;
-    } else {
-      std::string all;
-      for (auto& k : known_options) all += " --" + k;
-      for (auto& k : known_flags) all += " --" + k;
-      throw Error("unknown option --" + key +
-                  (all.empty() ? " (this command takes none)" : "; known:" + all));
-    }
-  }
-}
-
-std::string Args::get(const std::string& key, const std::string& fallback) const {
-  auto it = values_.find(key);
-  return it == values_.end() ? fallback : it->second;
-}
-
-long long Args::get_int(const std::string& key, long long fallback) const {
-  auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
-  size_t used = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(it->second, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  R2G2_CHECK(used == it->second.size() && used > 0, "option --", key, " expects an integer, got '",
-             it->second, "'");
-  return v;
-}
-
-double Args::get_double(const std::string& key, double fallback) const {
-  auto it = values_.find(key);
-  if (it == values_.end()) return fallback;
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(it->second, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  R2G2_CHECK(used == it->second.size() && used > 0, "option --", key, " expects a number, got '", it->second,
-             "'");
-  return v;
-}
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::vector<int64_t> parse_sizes(const std::string& text, const char* option) {
-  std::vector<int64_t> out;
-  for (const auto& item : split_list(text)) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    R2G2_CHECK(used == item.size() && v > 0, "option --", option,
-               " expects positive sizes separated by commas (e.g. 1024,1024), got '", text, "'");
-    out.push_back(v);
-  }
-  R2G2_CHECK(!out.empty(), "option --", option, " is empty");
-  return out;
-}
-
 }  // namespace r2g2::cli
 
 namespace {
+
+// A usage error is one line, so that scripts and the user see the whole of it at once.
+std::string one_line(std::string text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\n') {
+      out += text[i];
+      continue;
+    }
+    while (i + 1 < text.size() && text[i + 1] == ' ') ++i;
+    if (i + 1 < text.size()) out += "; ";
+  }
+  return out;
+}
+
 void print_help() {
   std::cout
       << "r2g2: Bayesian deep learning with pluggable reparameterisation gradient estimators\n\n"
@@ -141,8 +57,7 @@ int main(int argc, char** argv) {
   auto& reg = r2g2::cli::registry();
   auto it = reg.find(words[0]);
   if (it == reg.end()) {
-    std::cerr << "r2g2: unknown command '" << words[0] << "'\n\n";
-    print_help();
+    std::cerr << "r2g2: error: unknown command '" << words[0] << "'; `r2g2 --help` lists them\n";
     return 2;
   }
   std::vector<std::string> rest;
@@ -161,10 +76,16 @@ int main(int argc, char** argv) {
   }
   if (profile) r2g2::profiler::enable(true);
   int status = 1;
+  const std::string prefix = "r2g2 " + words[0] + ": error: ";
   try {
     status = it->second.run(rest);
+  } catch (const r2g2::cli::UsageError& e) {
+    std::cerr << prefix << one_line(e.what()) << "\n";
+    status = 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << prefix << "out of memory (try a smaller --batch, --hidden or --iwae-chunk)\n";
   } catch (const std::exception& e) {
-    std::cerr << "r2g2 " << words[0] << ": error: " << e.what() << "\n";
+    std::cerr << prefix << e.what() << "\n";
   }
   if (profile) {
     std::cout.flush();

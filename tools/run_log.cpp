@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 
+#include "r2g2/core/checkpoint.h"
 #include "r2g2/core/error.h"
 #include "r2g2/core/json.h"
 
@@ -233,15 +234,8 @@ JsonObject to_json(const EvalRecord& e) {
 }
 
 void write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    R2G2_CHECK(out.good(), path, ": cannot write ", tmp);
-    out << text;
-    out.flush();
-    R2G2_CHECK(out.good(), path, ": writing ", tmp, " failed");
-  }
-  std::filesystem::rename(tmp, path);
+  // Through the checkpoint writer: fsync'ed, renamed, the folder fsync'ed.
+  r2g2::write_file_atomically(path, {text}, path);
 }
 
 std::string describe(const EvalRecord& e) {

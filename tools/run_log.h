@@ -105,7 +105,7 @@ class JsonObject {
 // The EvalRecord's fields: split, examples, accuracy, log_likelihood, ece, samples,
 // iwae_bound, iwae_samples.
 JsonObject to_json(const EvalRecord& e);
-// Writes `text` to PATH.tmp, then renames it to PATH.
+// Writes `text` to a temporary file next to PATH, fsyncs it and renames it to PATH.
 void write_file_atomically(const std::string& path, const std::string& text);
 
 // The evaluation as people read it, one line:

@@ -9,13 +9,16 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
+#include <sstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "r2g2/core/autograd.h"
 #include "r2g2/core/device.h"
+#include "r2g2/estimators/estimator.h"
 #include "r2g2/estimators/moments.h"
 #include "r2g2/kernels/runtime/error.h"
 #include "r2g2/kernels/runtime/hash.h"
@@ -31,6 +34,7 @@ struct Settings {
   std::vector<std::string> compared;
   int64_t every = 0, steps = 0, draws = 0, fixed_batch = 0;
   std::string csv;
+  bool detect_anomaly = false;
 };
 
 // One measurement: a compared estimator's moments for one parameter tensor at one step.
@@ -47,7 +51,7 @@ std::string default_compared(const std::string& model) {
 }
 
 Settings parse_settings(const std::vector<std::string>& words) {
-  Args args(words, variance_training_options());
+  Args args(words, variance_training_options(), {"detect-anomaly"});
   R2G2_CHECK(args.positional().empty(), "r2g2 variance takes no positional arguments, got '",
              args.positional().front(), "'");
   Settings s;
@@ -57,31 +61,26 @@ Settings parse_settings(const std::vector<std::string>& words) {
   o.solver = args.get("solver", "");
   o.data = args.get("data", "");
   o.data_dir = args.get("data-dir", "");
-  o.batch = args.get_int("batch", 80);
-  o.lr = args.get_double("lr", 0.0);
-  const long long seed = args.get_int("seed", 1);
+  o.batch = args.get_int("batch", 80, 1, kMaxBatch);
+  o.lr = args.get_double("lr", 0.0, 0.0, std::numeric_limits<double>::max());  // 0: the paper's
+  o.seed = static_cast<uint64_t>(args.get_int("seed", 1, 0, kMaxSeed));
   o.hidden = parse_sizes(args.get("hidden", "1024,1024"), "hidden");
-  o.width_divisor = static_cast<int>(args.get_int("width-divisor", 1));
-  o.train_examples = args.get_int("train-examples", 0);
-  s.every = args.get_int("every", 100);
-  s.steps = args.get_int("steps", 1000);
-  s.draws = args.get_int("draws", 50);
-  s.fixed_batch = args.get_int("fixed-batch", o.batch);
+  o.width_divisor = static_cast<int>(args.get_int("width-divisor", 1, 1, 64));
+  o.train_examples = args.get_int("train-examples", 0, 0, kMaxExamples);  // 0: all
+  s.every = args.get_int("every", 100, 1, kMaxSteps);
+  s.steps = args.get_int("steps", 1000, 0, kMaxSteps);
+  s.draws = args.get_int("draws", 50, 2, kMaxSamples);
+  s.fixed_batch = args.get_int("fixed-batch", o.batch, 1, kMaxBatch);
   s.csv = args.get("csv", "");
   s.compared = split_list(args.get("compare", default_compared(o.model)));
-  // Every number is checked before any data is read.
-  R2G2_CHECK(seed >= 0, "--seed must be >= 0, got ", seed);
-  R2G2_CHECK(o.batch > 0, "--batch must be positive, got ", o.batch);
-  R2G2_CHECK(o.lr >= 0, "--lr must be >= 0 (0: the paper's), got ", o.lr);
-  R2G2_CHECK(o.width_divisor > 0, "--width-divisor must be positive, got ", o.width_divisor);
-  R2G2_CHECK(o.train_examples >= 0, "--train-examples must be >= 0 (0: all), got ", o.train_examples);
-  R2G2_CHECK(s.every > 0, "--every must be positive, got ", s.every);
-  R2G2_CHECK(s.steps >= 0, "--steps must be >= 0, got ", s.steps);
-  R2G2_CHECK(s.draws >= 2, "--draws must be at least 2 (a variance needs two draws), got ", s.draws);
-  R2G2_CHECK(s.fixed_batch > 0, "--fixed-batch must be positive, got ", s.fixed_batch);
   R2G2_CHECK(!s.compared.empty(), "--compare needs at least one estimator");
-  o.seed = static_cast<uint64_t>(seed);
+  for (const auto& name : s.compared) make_estimator(name);  // an unknown name lists the known ones
+  if (args.has("data-dir")) check_input_dir("data-dir", o.data_dir);
+  if (!o.data.empty() && o.data != "fashion-mnist-32x3") check_data_name("option --data", o.data);
+  if (args.has("csv")) check_output_path("csv", s.csv);
+  experiment_detail::checked_options(o);  // model, estimator, solver and data names
   o.device = parse_device(args.get("device", "auto"));
+  s.detect_anomaly = args.flag("detect-anomaly");
   return s;
 }
 
@@ -89,25 +88,19 @@ uint64_t noise_seed(uint64_t seed, int64_t step, int64_t draw) {
   return splitmix64(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(draw));
 }
 
-// Rewritten whole after every measurement (to PATH.tmp, then renamed), so an interrupted
-// run leaves a complete file of the steps measured so far.
+// Rewritten whole after every measurement (atomically: a temporary file, fsync'ed and
+// renamed), so an interrupted run leaves a complete file of the steps measured so far.
 void write_csv(const std::string& path, const Settings& s, const std::vector<Row>& rows) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    R2G2_CHECK(f.good(), "--csv ", path, ": cannot write ", tmp);
-    f << "model,trained_with,step,parameter,estimator,mean_variance,mean_abs_grad,draws\n";
-    char buf[64];
-    for (const Row& r : rows) {
-      f << csv_field(s.experiment.model) << ',' << csv_field(s.experiment.estimator) << ',' << r.step << ','
-        << csv_field(r.parameter) << ',' << csv_field(r.estimator) << ',';
-      std::snprintf(buf, sizeof buf, "%.9e,%.9e,", r.mean_variance, r.mean_abs_grad);
-      f << buf << s.draws << '\n';
-    }
-    f.flush();
-    R2G2_CHECK(f.good(), "--csv ", path, ": writing ", tmp, " failed");
+  std::ostringstream f;
+  f << "model,trained_with,step,parameter,estimator,mean_variance,mean_abs_grad,draws\n";
+  char buf[64];
+  for (const Row& r : rows) {
+    f << csv_field(s.experiment.model) << ',' << csv_field(s.experiment.estimator) << ',' << r.step << ','
+      << csv_field(r.parameter) << ',' << csv_field(r.estimator) << ',';
+    std::snprintf(buf, sizeof buf, "%.9e,%.9e,", r.mean_variance, r.mean_abs_grad);
+    f << buf << s.draws << '\n';
   }
-  R2G2_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "--csv ", path, ": cannot rename ", tmp, " to it");
+  write_file_atomically(path, f.str());
 }
 
 // The rows of one step: per parameter, the mean variance of each compared estimator and
@@ -165,13 +158,9 @@ const std::vector<std::string>& variance_training_options() {
 }
 
 int run_variance_over_training(const std::vector<std::string>& words) {
-  Settings s = parse_settings(words);
-  if (!s.csv.empty()) {  // an unwritable path fails now, not after the first measurement
-    std::ofstream probe(s.csv + ".tmp");
-    R2G2_CHECK(probe.good(), "--csv ", s.csv, ": cannot write ", s.csv, ".tmp");
-    probe.close();
-    std::remove((s.csv + ".tmp").c_str());
-  }
+  // Every option, including whether --csv can be written, is checked before any data is read.
+  const Settings s = checking_usage([&] { return parse_settings(words); });
+  if (s.detect_anomaly) set_detect_anomaly(true);
   std::unique_ptr<Experiment> run = Experiment::create(s.experiment);
   run->set_fixed_batch(s.fixed_batch, s.experiment.seed);
   print_header(s, *run);
@@ -213,7 +202,8 @@ const char* const kVarianceTrainingUsage =
     "       r2g2 variance --model mlp|vgg11|vae1|vae2|vae3 [--estimator r2g2] [--compare LIST]\n"
     "                     [--every 100] [--steps 1000] [--draws 50] [--fixed-batch BATCH] [--csv PATH]\n"
     "                     [--data NAME] [--data-dir DIR] [--batch 80] [--lr 0] [--seed 1] [--device auto]\n"
-    "                     [--hidden 1024,1024] [--width-divisor 1] [--train-examples 0] [--solver cheapest|cg|exact]\n\n"
+    "                     [--hidden 1024,1024] [--width-divisor 1] [--train-examples 0] [--solver cheapest|cg|exact]\n"
+    "                     [--detect-anomaly]\n\n"
     "With --model: gradient variance over training (the paper's variance figures). Trains the model\n"
     "with --estimator for --steps steps; at step 0, every --every steps and at the end, draws --draws\n"
     "gradients per --compare estimator at the current parameters on one fixed batch of --fixed-batch\n"

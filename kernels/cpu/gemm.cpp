@@ -15,14 +15,18 @@
 #include <exception>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <system_error>
 #include <thread>
 #include <vector>
 
 #include "r2g2/kernels/runtime/error.h"
+#include "r2g2/kernels/runtime/thread_pool.h"
 
 #if R2G2_WITH_BLAS
 #include <cblas.h>
+// Declared here too: a cblas.h other than OpenBLAS's lacks it, and r2g2 links OpenBLAS.
+extern "C" void openblas_set_num_threads(int num_threads);
 #endif
 
 namespace r2g2::kernels::cpu {
@@ -347,6 +351,62 @@ bool gemm_uses_blas() {
 #endif
 }
 
+#if R2G2_WITH_BLAS
+namespace {
+
+// OpenBLAS's own threads make the result depend on their number (0.3.21's sgemm with 1 and
+// 2 threads differs in the last bits for ordinary shapes such as 32 x 256 x 784), so
+// OpenBLAS runs single-threaded and r2g2's pool works on blocks of C whose bounds depend
+// on the shape alone: the same bits for any R2G2_NUM_THREADS.
+void make_blas_single_threaded() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
+// Rows or columns of C per block: a few hundred keep each OpenBLAS call efficient.
+constexpr int64_t kBlasBlock = 256;
+
+template <class T>
+void blas_call(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const auto ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
+  const int im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(k);
+  if constexpr (sizeof(T) == 4)
+    cblas_sgemm(CblasRowMajor, ta, tb, im, in, ik, alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
+                beta, c, static_cast<int>(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, ta, tb, im, in, ik, alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
+                beta, c, static_cast<int>(ldc));
+}
+
+template <class T>
+void blas_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  make_blas_single_threaded();
+  const double work = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  const bool split_columns = n >= m;
+  const int64_t split = split_columns ? n : m;
+  if (work < kParallelMacs || split <= kBlasBlock) {
+    blas_call(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const int64_t blocks = (split + kBlasBlock - 1) / kBlasBlock;
+  runtime::parallel_for(0, blocks, 1, [&](int64_t first, int64_t last) {
+    for (int64_t block = first; block < last; ++block) {
+      const int64_t lo = block * kBlasBlock, size = std::min(kBlasBlock, split - lo);
+      if (split_columns)
+        blas_call(trans_a, trans_b, m, size, k, alpha, a, lda, trans_b ? b + lo * ldb : b + lo, ldb, beta, c + lo,
+                  ldc);
+      else
+        blas_call(trans_a, trans_b, size, n, k, alpha, trans_a ? a + lo : a + lo * lda, lda, b, ldb, beta,
+                  c + lo * ldc, ldc);
+    }
+  });
+}
+
+}  // namespace
+#endif
+
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
@@ -356,14 +416,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
   constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
   // CBLAS takes int sizes; anything larger goes to the blocked kernel.
   if (std::max({m, n, k, lda, ldb, ldc}) <= kMaxInt) {
-    const auto ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
-    const int im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(k);
-    if constexpr (sizeof(T) == 4)
-      cblas_sgemm(CblasRowMajor, ta, tb, im, in, ik, alpha, a, static_cast<int>(lda), b,
-                  static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
-    else
-      cblas_dgemm(CblasRowMajor, ta, tb, im, in, ik, alpha, a, static_cast<int>(lda), b,
-                  static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+    blas_gemm<T>(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
 #endif
