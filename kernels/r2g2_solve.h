@@ -7,9 +7,9 @@
 namespace r2g2::kernels {
 
 enum class R2G2Solver {
-  cheapest,  // the exact solution by the cheaper method: on the CPU, small conv m-space systems
-             // are formed explicitly and solved by float64 pivoted Cholesky
-             // (kernels/cpu/r2g2_conv.h: conv_explicit_k_fits); everything else runs cg
+  cheapest,  // the exact solution by the cheaper method: small conv m-space systems are formed
+             // explicitly and solved by float64 pivoted Cholesky where the cost model says so
+             // (kernels/r2g2_conv.inc: conv_explicit_k_fits; CPU and CUDA); everything else runs cg
   cg,        // conjugate gradient, relative residual `tol`, capped at the rank bound
   exact,     // float64 projection on the CPU: the test oracle (the kernels run cg for it)
   paper,     // the paper's truncated CG: x0 = rhs, stop when every |residual| < abs_tol or after

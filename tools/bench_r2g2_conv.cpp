@@ -67,43 +67,51 @@ void bench_conv_solve(Lab& lab, const cases::ConvSolveCase& c) {
           lab.time_ms(run), 0, mean_iters * per_iter * double(systems), err, note);
 }
 
-// CPU only: the direct solve (explicit K + pivoted Cholesky) beside CG on the same
-// m-space systems, at the batch-16 shapes of VGG-11's top four conv layers on 32x32 inputs
-// (P = 16 at 4x4 with 256 and 512 input channels, P = 4 at 2x2).
+// The direct solve (explicit K + pivoted Cholesky) beside CG on the same m-space systems,
+// at the shapes of VGG-11's top four conv layers on 32x32 inputs (P = 16 at 4x4 with 256
+// and 512 input channels, P = 4 at 2x2): batch 16 on the CPU, 128 on a device.
 void bench_conv_direct(Lab& lab) {
   using T = float;
-  const cases::ConvSolveCase shapes[] = {{16, 512, 2304, 16}, {16, 512, 4608, 16}, {16, 512, 4608, 4}};
+  const int64_t images = lab.on_cuda() ? 128 : 16;
+  const cases::ConvSolveCase shapes[] = {
+      {images, 512, 2304, 16}, {images, 512, 4608, 16}, {images, 512, 4608, 4}};
   for (const auto& c : shapes) {
     const kernels::ConvGeom g = kernels::im2col_matrices_geom(c.images, c.out_channels, c.d, c.p);
-    const int64_t systems = c.images * c.out_channels, n_cols = c.images * c.d * c.p;
-    auto cols = host_uniform<T>(n_cols, 60 + n_cols);
+    const int64_t systems = c.images * c.out_channels, n_cols = c.images * c.d * c.p, n_beta = systems * c.p;
+    const auto cols = host_uniform<T>(n_cols, 60 + n_cols);
     const auto sigma = host_uniform<T>(c.out_channels * c.d, 61 + c.d, 0.05, 1.0),
                eps = host_uniform<T>(c.out_channels * c.d, 62 + c.d);
-    std::vector<T> cg(static_cast<size_t>(systems * c.p)), direct(cg.size());
-    std::vector<int32_t> iters(static_cast<size_t>(systems));
+    Tensor dcols = lab.upload(cols), dsigma = lab.upload(sigma), deps = lab.upload(eps);
+    Tensor dcg = lab.empty<T>(n_beta), ddirect = lab.empty<T>(n_beta), diters = lab.empty<int32_t>(systems);
     kernels::R2G2SolveStats stats;
-    stats.iterations = iters.data();
+    stats.iterations = diters.data<int32_t>();
     const kernels::R2G2Options settings;
     const std::string size =
         dims({c.images, c.out_channels}) + " d" + std::to_string(c.d) + " p" + std::to_string(c.p);
+    const auto solve_cg = R2G2_LAB_KERNEL(lab, r2g2_conv_solve_m<T>);
+    const auto solve_direct = R2G2_LAB_KERNEL(lab, r2g2_conv_solve_m_direct<T>);
+    const auto direct_fits = R2G2_LAB_KERNEL(lab, conv_explicit_k_fits);
     auto run_cg = [&] {
-      kcpu::r2g2_conv_solve_m<T>(cols.data(), sigma.data(), eps.data(), cg.data(), stats, g, settings);
+      solve_cg(dcols.data<T>(), dsigma.data<T>(), deps.data<T>(), dcg.data<T>(), stats, g, settings);
     };
     const double cg_ms = lab.time_ms(run_cg, 3);
+    const auto iters = lab.download(diters.data<int32_t>(), systems);
     const double mean_iters = std::accumulate(iters.begin(), iters.end(), 0.0) / double(systems);
     char note[96];
     std::snprintf(note, sizeof note, "cg, %.1f iterations", mean_iters);
     lab.row("r2g2_conv_solve_m", dtype_label<T>(), size, cg_ms, 0,
             mean_iters * 4.0 * c.d * c.p * double(systems), -1, note);
     auto run_direct = [&] {
-      kcpu::r2g2_conv_solve_m_direct<T>(cols.data(), sigma.data(), eps.data(), direct.data(), {}, g);
+      solve_direct(dcols.data<T>(), dsigma.data<T>(), deps.data<T>(), ddirect.data<T>(), {}, g,
+                   kernels::cpu::kDirectRelCut);
     };
     const double direct_ms = lab.time_ms(run_direct, 3);
     // Random dense patches: every K is non-singular, so beta is unique and CG's (relative
     // residual 1e-6) agrees with the direct one.
-    const double err = scaled_error(direct, cg, 1e-4, 1e-4);
+    const double err = scaled_error(lab.download(ddirect.data<T>(), n_beta),
+                                    lab.download(dcg.data<T>(), n_beta), 1e-4, 1e-4);
     std::snprintf(note, sizeof note, "explicit K + Cholesky, %.1fx cg%s", cg_ms / direct_ms,
-                  kcpu::conv_explicit_k_fits(g) ? "" : " (cost model: cg)");
+                  direct_fits(g) ? "" : " (cost model: cg)");
     lab.row("r2g2_conv_solve_m_direct", dtype_label<T>(), size, direct_ms, 0, kcpu::conv_explicit_k_flops(g),
             err, note);
   }
@@ -112,10 +120,10 @@ void bench_conv_direct(Lab& lab) {
 void run(Lab& lab) {
   if (!lab.selected("r2g2_conv_solve")) return;
   for (const auto& c : cases::perf_conv_solve_cases(!lab.on_cuda())) bench_conv_solve<float>(lab, c);
-  if (!lab.on_cuda()) bench_conv_direct(lab);
+  bench_conv_direct(lab);
 }
 
-R2G2_BENCH("r2g2_conv", "r2g2_conv_solve_m, r2g2_conv_solve_d, r2g2_conv_solve_m_direct (cpu)",
+R2G2_BENCH("r2g2_conv", "r2g2_conv_solve_m, r2g2_conv_solve_d, r2g2_conv_solve_m_direct",
            "R2-G2 and LRT: elementwise kernels, batched CG solves", 130, false, run);
 
 }  // namespace

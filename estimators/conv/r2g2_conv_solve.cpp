@@ -39,6 +39,14 @@ kernels::ConvGeom check_solve_args(const Tensor& cols, const Tensor& sigma, cons
   return kernels::im2col_matrices_geom(cols.shape()[0], sigma.shape()[0], cols.shape()[1], cols.shape()[2]);
 }
 
+// Whether the direct solve is the cheaper one for g on `dev`.
+bool explicit_k_fits(const kernels::ConvGeom& g, const Device& dev) {
+#if R2G2_WITH_CUDA
+  if (dev.is_cuda()) return kernels::cuda::conv_explicit_k_fits(g);
+#endif
+  return dev.is_cpu() && kernels::cpu::conv_explicit_k_fits(g);
+}
+
 // Shared by every solver: N * Σ_c |eps_c|² is what eps* would keep if nothing were removed.
 double total_noise_sq(const Tensor& eps, int64_t images) {
   double s = 0;
@@ -96,10 +104,9 @@ ConvEpsStar solve_eps_star(const Tensor& cols_in, const Tensor& sigma_in, const 
   // input, where P is the whole image). The paper's solver is defined on the P x P system.
   const int64_t D = g.patch_size(), P = g.positions(), O = g.out_channels;
   const bool d_space = !paper && D < P;
-  // The CPU forms small P x P systems explicitly and solves them directly when that is
-  // cheaper than CG (cost model: kernels/cpu/r2g2_conv.h). The CUDA kernel runs CG.
-  const bool direct =
-      opt.solver == R2G2Solver::cheapest && dev.is_cpu() && !d_space && kernels::cpu::conv_explicit_k_fits(g);
+  // Small P x P systems are formed explicitly and solved directly when that is cheaper than
+  // CG (cost model: kernels/cpu/r2g2_conv.h, shared by both backends; each adds its limits).
+  const bool direct = opt.solver == R2G2Solver::cheapest && !d_space && explicit_k_fits(g, dev);
   R2G2Options s = opt;
 
   const int64_t systems = g.images * O;
@@ -131,11 +138,8 @@ ConvEpsStar solve_eps_star(const Tensor& cols_in, const Tensor& sigma_in, const 
       out.beta = Tensor::empty({g.images, O, P}, dt, dev);
       dispatch_floating(dt, "r2g2 conv solve", [&](auto tag) {
         using T = decltype(tag);
-        // Called through the profiler's wrapper, as R2G2_KERNEL does (CPU only: no CUDA twin).
-        const detail::ProfiledKernel<decltype(kernels::cpu::r2g2_conv_solve_m_direct<T>)> solve(
-            &kernels::cpu::r2g2_conv_solve_m_direct<T>, dev, "r2g2_conv_solve_m_direct<T>");
-        solve(cols.data<T>(), sigma.data<T>(), eps.data<T>(), out.beta.data<T>(), st, g,
-              kernels::cpu::kDirectRelCut);
+        R2G2_KERNEL(dev, r2g2_conv_solve_m_direct<T>)(cols.data<T>(), sigma.data<T>(), eps.data<T>(),
+                                                      out.beta.data<T>(), st, g, kernels::cpu::kDirectRelCut);
       });
     } else {
       out.beta = Tensor::empty({g.images, O, P}, dt, dev);

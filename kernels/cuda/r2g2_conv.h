@@ -9,6 +9,9 @@
 // to them when it fits (the paper's upper VGG layers at P = 4, and smaller ones), else
 // the block reads it from global memory, where the O blocks of one image share it
 // through L2. Every system stops on its own.
+//
+// The direct m-space solve (r2g2_conv_solve_m_direct, kernels/cuda/r2g2_conv_direct.cu)
+// forms K by a cuBLAS GEMM and solves one system per warp: P is limited to 32 there.
 #include "r2g2/kernels/common.h"
 #include "r2g2/kernels/r2g2_solve.h"
 

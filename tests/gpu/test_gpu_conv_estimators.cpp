@@ -2,7 +2,8 @@
 // inputs and the same noise (the generator is identical on both devices). Without a
 // usable CUDA device the GPU suite reports itself skipped;
 // on a GPU machine they cover each kernel path: X_n in shared memory or read from
-// global memory, the D x D form, the paper's truncated CG, and the backward.
+// global memory, the D x D form, the paper's truncated CG, the direct solve (explicit K
+// by cuBLAS, one warp per system), and the backward.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -61,7 +62,7 @@ TEST_CASE("conv cuda: the solve matches the CPU on every kernel path") {
       Problem pr = make_problem(cs.n, cs.c, cs.hw, cs.o, cs.k, cs.p, 31, dt, cs.zero_outside);
       Tensor oracle = eps_star_projection_f64(pr.cols, pr.sigma, pr.eps);
       R2G2Options o;
-      o.solver = R2G2Solver::cg;  // what the CUDA kernel runs; the CPU's direct solve: test_conv_explicit_k.cpp
+      o.solver = R2G2Solver::cg;  // the direct solve: the next test case
       R2G2Diagnostics cpu_diag, gpu_diag;
       Tensor cpu = solve_dense(pr, Device::cpu(), o, &cpu_diag);
       Tensor gpu = solve_dense(pr, Device::cuda(), o, &gpu_diag);
@@ -76,6 +77,48 @@ TEST_CASE("conv cuda: the solve matches the CPU on every kernel path") {
       o.max_iters = 2;
       CHECK(max_system_rel_err(solve_dense(pr, Device::cuda(), o, nullptr),
                                solve_dense(pr, Device::cpu(), o, nullptr)) < 1e-4);
+    }
+}
+
+TEST_CASE("conv cuda: the direct solve matches the projection and the CPU, singular K included") {
+  if (no_gpu()) return;
+  struct Case {
+    const char* name;
+    int64_t n, c, hw, o, zero_outside;
+  };
+  const Case cases[] = {
+      {"P = 16, dense", 2, 8, 4, 5, 0},                    // D = 72
+      {"P = 16, dead positions", 2, 8, 4, 5, 2},           // only a 2x2 corner of each image is non-zero
+      {"VGG 4x4 layer", 2, 512, 4, 6, 0},                  // D = 4608, P = 16
+      {"VGG 2x2 layer, sparse patches", 2, 512, 2, 6, 1},  // D = 4608, P = 4, one pixel per channel
+  };
+  for (const auto& cs : cases)
+    for (DType dt : {DType::f64, DType::f32}) {
+      const std::string case_name = cs.name, dtype = dtype_name(dt);
+      CAPTURE(case_name);
+      CAPTURE(dtype);
+      Problem pr = make_problem(cs.n, cs.c, cs.hw, cs.o, 3, {1, 1}, 37, dt, cs.zero_outside);
+      auto sv = pr.sigma.to_vector();  // the last channel without noise: eps* = 0 there
+      for (int64_t i = 0; i < pr.d; ++i) sv[(pr.o - 1) * pr.d + i] = 0;
+      pr.sigma = Tensor::from_vector(sv, pr.sigma.shape(), dt);
+      Tensor oracle = eps_star_projection_f64(pr.cols, pr.sigma, pr.eps);
+      R2G2Options o;  // cheapest: the cost model picks the direct solve on both devices
+      R2G2Diagnostics cpu_diag, gpu_diag;
+      Tensor cpu = solve_dense(pr, Device::cpu(), o, &cpu_diag);
+      Tensor gpu = solve_dense(pr, Device::cuda(), o, &gpu_diag);
+      CHECK(gpu_diag.method == "explicit K + pivoted Cholesky (P x P)");
+      CHECK(gpu_diag.method == cpu_diag.method);
+      CHECK(gpu_diag.max_iterations == 0);
+      CHECK(gpu_diag.max_relative_residual <= 1e-9);
+      CHECK(max_system_rel_err(gpu, oracle) < 1e-5);
+      CHECK(max_system_rel_err(gpu, cpu) < 1e-5);
+      CHECK(gpu_diag.noise_removed == doctest::Approx(cpu_diag.noise_removed).epsilon(1e-9));
+      // And CG, asked for by name, reaches the same eps*.
+      R2G2Options cg;
+      cg.solver = R2G2Solver::cg;
+      R2G2Diagnostics cg_diag;
+      CHECK(max_system_rel_err(solve_dense(pr, Device::cuda(), cg, &cg_diag), gpu) < 1e-4);
+      CHECK(cg_diag.method == "cg (P x P)");
     }
 }
 
