@@ -1,7 +1,8 @@
 #pragma once
 // Per-element math of the fused mean-field Gaussian kernels (kernels/gaussian.inc), shared
 // by kernels/cpu/gaussian.cpp and kernels/cuda/gaussian_kernels.cuh: the KL of one element
-// of N(mu, sigma^2) to N(0, p^2), its gradient, and one weight draw mu + sigma * eps.
+// of N(mu, sigma^2) to N(0, p^2), its gradient, one weight draw mu + sigma * eps, and
+// sigma = softplus(rho) with its slope.
 #include <math.h>
 
 #include <cstdint>
@@ -69,6 +70,14 @@ R2G2_HOST_DEVICE inline T gaussian_kl_grad_scale(T sigma, T rho, T g, T g_inv_p2
   }
 }
 
+// The rho case given sigmoid(rho) (as softplus_and_sigmoid computes it): the same bits,
+// with the exponential left to the underflow tail.
+template <class T>
+R2G2_HOST_DEVICE inline T gaussian_kl_grad_rho_given_slope(T sigma, T rho, T sigmoid, T g, T g_inv_p2) {
+  const T sigmoid_over_sigma = rho > T(-20) ? sigmoid / sigma : T(1) - ::exp(rho) / T(2);
+  return g_inv_p2 * sigma * sigmoid - g * sigmoid_over_sigma;
+}
+
 // a * b rounded once, never contracted into a fused multiply-add by nvcc: a draw
 // mu + sigma * eps then has the same bits on the CPU and the GPU.
 template <class T>
@@ -81,6 +90,16 @@ R2G2_HOST_DEVICE inline T product_rn(T a, T b) {
 #else
   return a * b;
 #endif
+}
+
+// softplus(rho) and sigmoid(rho) sharing e = e^-|rho|: softplus_of takes log1p of that e,
+// and sigmoid_of's e^-rho (rho >= 0) or e^rho (rho < 0) is that e too, so both keep
+// their bits.
+template <class T>
+R2G2_HOST_DEVICE inline void softplus_and_sigmoid(T rho, T& softplus, T& sigmoid) {
+  const T e = ::exp(-::fabs(rho));
+  softplus = (rho > T(0) ? rho : T(0)) + ::log1p(e);
+  sigmoid = rho >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
 }
 
 template <class T>

@@ -65,9 +65,13 @@ Tensor BayesLinear::kl_with(const Tensor& s, const Tensor& bs) const {
 }
 
 std::pair<Tensor, Tensor> BayesLinear::forward_and_kl(const Tensor& x) {
-  Tensor s = sigma(), bs = bias_sigma();
+  // The slopes sigmoid(rho) computed with sigma spare the KL's backward its exponentials.
+  Tensor slope, bias_slope;
+  Tensor s = weight.sigma(&slope), bs = bias.sigma(&bias_slope);
   Tensor h = forward_with(x, generator(), s, bs);
-  return {h, kl_with(s, bs)};
+  Tensor k = weight.kl(s, slope);
+  if (bias.is_gaussian()) k = add(k, bias.kl(bs, bias_slope));
+  return {h, k};
 }
 
 std::string BayesLinear::describe() const {

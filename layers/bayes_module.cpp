@@ -55,7 +55,7 @@ using kernels::GaussianScale;
 // kind rho the gradient goes to mu and rho (sigma = softplus(rho) is the caller's value,
 // not differentiated here); for kind sigma to mu and sigma (rho undefined).
 Tensor fused_kl(GaussianScale kind, const Tensor& mu, const Tensor& sigma, const Tensor& rho,
-                double prior_sigma) {
+                double prior_sigma, const Tensor& slope = {}) {
   R2G2_CHECK(prior_sigma > 0 && std::isfinite(prior_sigma),
              "KL: the prior standard deviation must be > 0, got ", prior_sigma);
   R2G2_CHECK(mu.defined() && sigma.defined(), "KL: mu and sigma must be defined");
@@ -71,6 +71,12 @@ Tensor fused_kl(GaussianScale kind, const Tensor& mu, const Tensor& sigma, const
   }
   Tensor m = mu.detach().contiguous(), s = sigma.detach().contiguous();
   Tensor r = kind == GaussianScale::rho ? rho.detach().contiguous() : Tensor();
+  const bool use_slope = kind == GaussianScale::rho && slope.defined();
+  if (use_slope)
+    R2G2_CHECK(slope.shape() == mu.shape() && slope.dtype() == mu.dtype() && slope.device() == mu.device(),
+               "KL: the slope sigmoid(rho) ", shape_str(slope.shape()), " must match mu ", shape_str(mu.shape()),
+               " in shape, dtype and device");
+  Tensor sl = use_slope ? slope.detach().contiguous() : Tensor();
   Tensor out = Tensor::empty({}, m.dtype(), m.device());
   dispatch_floating(m.dtype(), "KL", [&](auto tag) {
     using T = decltype(tag);
@@ -87,11 +93,12 @@ Tensor fused_kl(GaussianScale kind, const Tensor& mu, const Tensor& sigma, const
     dispatch_floating(m.dtype(), "KL backward", [&](auto tag) {
       using T = decltype(tag);
       const T* rho_data = r.defined() ? r.data<T>() : nullptr;
+      const T* slope_data = sl.defined() ? sl.data<T>() : nullptr;
       T* dmu_data = dmu.defined() ? dmu.data<T>() : nullptr;
       T* dparam_data = dparam.defined() ? dparam.data<T>() : nullptr;
       const auto kernel = R2G2_KERNEL(m.device(), gaussian_kl_backward<T>);
-      kernel(kind, m.data<T>(), s.data<T>(), rho_data, gc.data<T>(), dmu_data, dparam_data, m.numel(),
-             prior_sigma);
+      kernel(kind, m.data<T>(), s.data<T>(), rho_data, slope_data, gc.data<T>(), dmu_data, dparam_data,
+             m.numel(), prior_sigma);
     });
     d.put(kMu, [&] { return dmu; });
     d.put(kParam, [&] { return dparam; });
@@ -104,8 +111,8 @@ Tensor kl_to_zero_mean_gaussian(const Tensor& mu, const Tensor& sigma, double pr
 }
 
 Tensor kl_to_zero_mean_gaussian_rho(const Tensor& mu, const Tensor& rho, const Tensor& sigma,
-                                    double prior_sigma) {
-  return fused_kl(GaussianScale::rho, mu, sigma, rho, prior_sigma);
+                                    double prior_sigma, const Tensor& slope) {
+  return fused_kl(GaussianScale::rho, mu, sigma, rho, prior_sigma, slope);
 }
 
 Tensor kl_to_zero_mean_gaussian_rho(const Tensor& mu, const Tensor& rho, double prior_sigma) {

@@ -69,9 +69,11 @@ Tensor kl_to_zero_mean_gaussian(const Tensor& mu, const Tensor& sigma, double pr
 // to mu and rho directly (dKL/drho = (sigma / p^2 - 1/sigma) sigmoid(rho), written so that it
 // stays finite), in the same pass. `sigma` is the caller's softplus(rho), shared with its
 // forward pass: the KL reads it rather than computing softplus again, and does not
-// differentiate it (passing anything but softplus(rho) gives a wrong KL).
+// differentiate it (passing anything but softplus(rho) gives a wrong KL). `slope`, when
+// defined, is sigmoid(rho) as GaussianWeight::sigma computed it beside sigma: the backward
+// then reads it instead of taking an exponential per element (the same bits).
 Tensor kl_to_zero_mean_gaussian_rho(const Tensor& mu, const Tensor& rho, const Tensor& sigma,
-                                    double prior_sigma);
+                                    double prior_sigma, const Tensor& slope = {});
 // The same, computing softplus(rho) itself.
 Tensor kl_to_zero_mean_gaussian_rho(const Tensor& mu, const Tensor& rho, double prior_sigma);
 

@@ -3,9 +3,12 @@
 #include <cmath>
 
 #include "r2g2/core/autograd.h"
+#include "r2g2/core/dispatch.h"
 #include "r2g2/core/error.h"
 #include "r2g2/core/ops.h"
 #include "r2g2/estimators/common.h"
+#include "r2g2/kernels/cpu/gaussian.h"
+#include "r2g2/kernels/cuda/gaussian.h"
 #include "r2g2/layers/bayes_module.h"
 
 namespace r2g2 {
@@ -33,16 +36,33 @@ GaussianWeight GaussianWeight::point_mass(Tensor mu, double prior_sigma) {
   return w;
 }
 
-Tensor GaussianWeight::sigma() const { return rho.defined() ? softplus(rho) : Tensor(); }
+Tensor GaussianWeight::sigma(Tensor* slope_out) const {
+  if (slope_out) *slope_out = Tensor();
+  if (!rho.defined()) return {};
+  if (!needs_grad({rho})) return softplus(rho);
+  // One pass gives sigma and its slope sigmoid(rho), so that the backward is a product
+  // instead of a second exponential per element.
+  Tensor r = rho.detach().contiguous();
+  Tensor s = Tensor::empty(r.shape(), r.dtype(), r.device());
+  Tensor slope = Tensor::empty(r.shape(), r.dtype(), r.device());
+  dispatch_floating(r.dtype(), "softplus", [&](auto tag) {
+    using T = decltype(tag);
+    R2G2_KERNEL(r.device(), softplus_and_slope<T>)(r.data<T>(), s.data<T>(), slope.data<T>(), r.numel());
+  });
+  if (slope_out) *slope_out = slope;
+  return est::record_node("softplus", s, {rho}, [slope](const Tensor& g, est::Grads& d) {
+    d.put(0, [&] { return mul(g, slope); });
+  });
+}
 
 Tensor GaussianWeight::kl() const {
   if (!rho.defined()) return {};
   return kl_to_zero_mean_gaussian_rho(mu, rho, prior_sigma_);
 }
 
-Tensor GaussianWeight::kl(const Tensor& s) const {
+Tensor GaussianWeight::kl(const Tensor& s, const Tensor& slope) const {
   if (!rho.defined()) return {};
-  return kl_to_zero_mean_gaussian_rho(mu, rho, s, prior_sigma_);
+  return kl_to_zero_mean_gaussian_rho(mu, rho, s, prior_sigma_, slope);
 }
 
 Tensor GaussianWeight::sample(const Tensor& s, Generator& gen) const {

@@ -32,12 +32,15 @@ class GaussianWeight {
   bool is_gaussian() const { return rho.defined(); }
   double prior_sigma() const { return prior_sigma_; }
 
-  // softplus(rho), recorded; undefined for a point mass.
-  Tensor sigma() const;
+  // softplus(rho), recorded; undefined for a point mass. With `slope`, it also receives
+  // sigmoid(rho) when the pass computed it (rho wants a gradient), else an undefined
+  // Tensor: kl(sigma, slope) then needs no exponential in its backward.
+  Tensor sigma() const { return sigma(nullptr); }
+  Tensor sigma(Tensor* slope) const;
   // KL(N(mu, sigma^2) || N(0, prior_sigma^2)) summed over the elements, recorded as one
   // node with its gradient to mu and rho (kl_to_zero_mean_gaussian_rho), with `sigma` the
   // caller's softplus(rho) (shared with its forward pass). Undefined for a point mass.
-  Tensor kl(const Tensor& sigma) const;
+  Tensor kl(const Tensor& sigma, const Tensor& slope = {}) const;
   Tensor kl() const;
   // One draw mu + sigma * eps, eps from `gen`, recorded as one node with gradients
   // g to mu and g * eps to sigma (mu for a point mass).

@@ -60,13 +60,13 @@ void bench_kl_backward(Lab& lab, const cases::GaussianKlCase& c) {
     const auto sigma = sigmas(c, scale);
     const std::vector<T> g{T(0.75)};
     std::vector<T> want_mu(mu.size()), want_s(mu.size());
-    kcpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), scale.data(), g.data(), want_mu.data(),
-                                  want_s.data(), n, c.prior_sigma);
+    kcpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), scale.data(), nullptr, g.data(),
+                                  want_mu.data(), want_s.data(), n, c.prior_sigma);
     Tensor dmu = lab.upload(mu), ds = lab.upload(sigma), dr = lab.upload(scale), dg = lab.upload(g);
     Tensor gmu = lab.empty<T>(n), gs = lab.empty<T>(n);
     auto run = [&] {
-      kernel(c.scale, dmu.data<T>(), ds.data<T>(), dr.data<T>(), dg.data<T>(), gmu.data<T>(), gs.data<T>(), n,
-             c.prior_sigma);
+      kernel(c.scale, dmu.data<T>(), ds.data<T>(), dr.data<T>(), nullptr, dg.data<T>(), gmu.data<T>(),
+             gs.data<T>(), n, c.prior_sigma);
     };
     run();
     const double err =
@@ -96,13 +96,32 @@ void bench_sample(Lab& lab) {
   }
 }
 
+template <class T>
+void bench_softplus_and_slope(Lab& lab) {
+  if (!lab.selected("softplus_and_slope")) return;
+  const auto kernel = R2G2_LAB_KERNEL(lab, softplus_and_slope<T>);
+  for (int64_t n : cases::perf_gaussian_sizes(lab.options().large)) {
+    const auto rho = host_uniform<T>(n, 8 + n, -8, 2);
+    std::vector<T> want_sigma(rho.size()), want_slope(rho.size());
+    kcpu::softplus_and_slope<T>(rho.data(), want_sigma.data(), want_slope.data(), n);
+    Tensor dr = lab.upload(rho), ds = lab.empty<T>(n), dslope = lab.empty<T>(n);
+    auto run = [&] { kernel(dr.data<T>(), ds.data<T>(), dslope.data<T>(), n); };
+    run();
+    const double err = std::max(scaled_error(lab.download(ds.data<T>(), n), want_sigma, default_rtol<T>(), 1e-6),
+                                scaled_error(lab.download(dslope.data<T>(), n), want_slope, default_rtol<T>(), 1e-6));
+    lab.row("softplus_and_slope (sigma, sigmoid)", dtype_label<T>(), n_str(n), lab.time_ms(run),
+            3.0 * n * sizeof(T), 0, err);
+  }
+}
+
 void run(Lab& lab) {
   for (const auto& c : cases::gaussian_kl_cases()) bench_kl<float>(lab, c);
   for (const auto& c : cases::gaussian_kl_cases()) bench_kl_backward<float>(lab, c);
   bench_sample<float>(lab);
+  bench_softplus_and_slope<float>(lab);
 }
 
-R2G2_BENCH("gaussian", "gaussian_kl, gaussian_kl_backward, gaussian_sample",
+R2G2_BENCH("gaussian", "gaussian_kl, gaussian_kl_backward, gaussian_sample, softplus_and_slope",
            "fused Gaussian parameter kernels (on CUDA: a fixed 256 threads per block)", 15, false, run);
 
 }  // namespace

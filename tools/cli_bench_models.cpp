@@ -27,6 +27,7 @@
 #include "r2g2/models/bayes_mlp.h"
 #include "r2g2/models/bayes_vgg.h"
 #include "r2g2/models/vae.h"
+#include "tools/bench_models_r2g2_layers.h"
 #include "tools/cli.h"
 #include "tools/run_log.h"
 
@@ -261,23 +262,22 @@ int run_bench_models(const std::vector<std::string>& words) {
   cli::Args args(words, {"models", "estimators", "batch", "vgg-batch", "steps", "warmup", "device", "json",
                          "width-divisor", "seed"});
   BenchSettings s;
-  s.batch = args.get_int("batch", 80);
-  s.vgg_batch = args.get_int("vgg-batch", 16);
-  s.steps = args.get_int("steps", 10);
-  s.warmup = args.get_int("warmup", 2);
-  s.width_divisor = args.get_int("width-divisor", 1);
-  s.seed = static_cast<uint64_t>(args.get_int("seed", 1));
-  R2G2_CHECK(s.batch > 0 && s.vgg_batch > 0, "--batch and --vgg-batch must be positive");
-  R2G2_CHECK(s.steps > 0, "--steps must be positive, got ", s.steps);
-  R2G2_CHECK(s.warmup >= 0, "--warmup must not be negative, got ", s.warmup);
-  R2G2_CHECK(s.width_divisor >= 1, "--width-divisor must be at least 1, got ", s.width_divisor);
-  s.device = parse_device(args.get("device", "cpu"));
-  const std::vector<std::string> models = split_list(args.get("models", "mlp,vgg11,vae1,vae2,vae3"));
-  R2G2_CHECK(!models.empty(), "--models names no model");
-  for (const auto& model : models)
-    R2G2_CHECK(model == "mlp" || model == "vgg11" || model == "vae1" || model == "vae2" || model == "vae3",
-               "r2g2 bench models: unknown model '", model,
-               "' in --models; known: mlp, vgg11, vae1, vae2, vae3");
+  std::vector<std::string> models;
+  cli::checking_usage([&] {
+    s.batch = args.get_int("batch", 80, 1, cli::kMaxBatch);
+    s.vgg_batch = args.get_int("vgg-batch", 16, 1, cli::kMaxBatch);
+    s.steps = args.get_int("steps", 10, 1, cli::kMaxSteps);
+    s.warmup = args.get_int("warmup", 2, 0, cli::kMaxSteps);
+    s.width_divisor = args.get_int("width-divisor", 1, 1, 64);
+    s.seed = static_cast<uint64_t>(args.get_int("seed", 1, 0, cli::kMaxSeed));
+    R2G2_CHECK(args.positional().empty(), "unexpected argument '", args.positional().front(), "'");
+    models = split_list(args.get("models", "mlp,vgg11,vae1,vae2,vae3"));
+    R2G2_CHECK(!models.empty(), "--models names no model");
+    for (const auto& model : models)
+      R2G2_CHECK(model == "mlp" || model == "vgg11" || model == "vae1" || model == "vae2" || model == "vae3",
+                 "unknown model '", model, "' in --models; known: mlp, vgg11, vae1, vae2, vae3");
+    s.device = parse_device(args.get("device", "cpu"));
+  });
   const bool explicit_estimators = args.has("estimators");
 
   const int threads = kernels::runtime::thread_count_from_environment();
@@ -309,6 +309,9 @@ int run_bench_models(const std::vector<std::string>& words) {
   std::printf(
       "\nvs rt: median over rt's median of the same model; + ms over rt: what R2-G2 adds per step.\n"
       "r2g2 kernels: profiled time of the kernels named r2g2* (eps* solves), over two extra steps.\n");
+  if (find_row(rows, "vgg11", "r2g2"))
+    bench::print_r2g2_conv_layer_table(bench::vgg_estimator_conv_layers(s.width_divisor), s.vgg_batch,
+                                       static_cast<int>(std::min<int64_t>(s.steps, 5)), s.device, s.seed);
   if (args.has("json")) write_json(args.get("json", ""), rows, s, threads);
   return 0;
 }
@@ -325,6 +328,8 @@ R2G2_COMMAND(
     "stochastic layers) on a fixed synthetic batch (pixels in (0, 1), random labels; binary for the\n"
     "VAEs), runs --warmup steps, then times --steps training steps (forward, backward, Adam) and\n"
     "prints per (model, estimator) the median and minimum ms/step, steps/s and the ratio to rt.\n"
+    "With vgg11 and r2g2, each R2-G2 conv layer is then timed alone with rt and r2g2: the extra\n"
+    "ms beside the time the multiply-adds R2-G2 adds would take at the measured GEMM rate.\n"
     "Default estimators: mlp rt,lrt,flipout,r2g2; vgg11 rt,r2g2; vae* rt,r2g2,r2g2-paper. With\n"
     "--estimators the list applies to every model, and pairs a model does not support are skipped.\n"
     "--width-divisor divides the hidden widths (1024, conv channels, 200) for quick runs.\n"

@@ -34,13 +34,17 @@ double kl_sum(const T* mu, const T* sigma, const T* rho, int64_t n, double inv_p
 }
 
 template <GaussianScale S, class T>
-void kl_backward(const T* mu, const T* sigma, const T* rho, T g, T* dmu, T* dscale, int64_t n,
+void kl_backward(const T* mu, const T* sigma, const T* rho, const T* slope, T g, T* dmu, T* dscale, int64_t n,
                  double inv_p2) {
   const T g_inv_p2 = static_cast<T>(static_cast<double>(g) * inv_p2);
   parallel_for(0, n, kCostlyElementGrain, [&](int64_t lo, int64_t hi) {
     if (dmu)
       for (int64_t i = lo; i < hi; ++i) dmu[i] = gaussian_kl_grad_mu(mu[i], g_inv_p2);
-    if (dscale)
+    if (!dscale) return;
+    if (S == GaussianScale::rho && slope)
+      for (int64_t i = lo; i < hi; ++i)
+        dscale[i] = gaussian_kl_grad_rho_given_slope(sigma[i], rho[i], slope[i], g, g_inv_p2);
+    else
       for (int64_t i = lo; i < hi; ++i)
         dscale[i] = gaussian_kl_grad_scale<S>(sigma[i], S == GaussianScale::rho ? rho[i] : T(0), g, g_inv_p2);
   });
@@ -59,13 +63,13 @@ void gaussian_kl(GaussianScale kind, const T* mu, const T* sigma, const T* rho, 
 }
 
 template <class T>
-void gaussian_kl_backward(GaussianScale kind, const T* mu, const T* sigma, const T* rho, const T* g, T* dmu,
-                          T* dscale, int64_t n, double prior_sigma) {
+void gaussian_kl_backward(GaussianScale kind, const T* mu, const T* sigma, const T* rho, const T* slope,
+                          const T* g, T* dmu, T* dscale, int64_t n, double prior_sigma) {
   const double inv_p2 = gaussian_prior(prior_sigma).inv_p2;
   if (kind == GaussianScale::rho)
-    kl_backward<GaussianScale::rho>(mu, sigma, rho, g[0], dmu, dscale, n, inv_p2);
+    kl_backward<GaussianScale::rho>(mu, sigma, rho, slope, g[0], dmu, dscale, n, inv_p2);
   else
-    kl_backward<GaussianScale::sigma>(mu, sigma, rho, g[0], dmu, dscale, n, inv_p2);
+    kl_backward<GaussianScale::sigma>(mu, sigma, rho, slope, g[0], dmu, dscale, n, inv_p2);
 }
 
 template <class T>
@@ -75,11 +79,19 @@ void gaussian_sample(const T* mu, const T* sigma, const T* eps, T* w, int64_t n)
   });
 }
 
+template <class T>
+void softplus_and_slope(const T* rho, T* sigma, T* slope, int64_t n) {
+  parallel_for(0, n, kCostlyElementGrain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) softplus_and_sigmoid(rho[i], sigma[i], slope[i]);
+  });
+}
+
 #define R2G2_INSTANTIATE(T)                                                                            \
   template void gaussian_kl<T>(GaussianScale, const T*, const T*, const T*, T*, int64_t, double);      \
-  template void gaussian_kl_backward<T>(GaussianScale, const T*, const T*, const T*, const T*, T*, T*, \
-                                        int64_t, double);                                              \
-  template void gaussian_sample<T>(const T*, const T*, const T*, T*, int64_t);
+  template void gaussian_kl_backward<T>(GaussianScale, const T*, const T*, const T*, const T*, const T*, \
+                                        T*, T*, int64_t, double);                                      \
+  template void gaussian_sample<T>(const T*, const T*, const T*, T*, int64_t);                          \
+  template void softplus_and_slope<T>(const T*, T*, T*, int64_t);
 R2G2_INSTANTIATE(float)
 R2G2_INSTANTIATE(double)
 #undef R2G2_INSTANTIATE

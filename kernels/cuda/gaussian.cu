@@ -23,16 +23,16 @@ void gaussian_kl(GaussianScale kind, const T* mu, const T* sigma, const T* rho, 
 }
 
 template <class T>
-void gaussian_kl_backward(GaussianScale kind, const T* mu, const T* sigma, const T* rho, const T* g, T* dmu,
-                          T* dscale, int64_t n, double prior_sigma) {
+void gaussian_kl_backward(GaussianScale kind, const T* mu, const T* sigma, const T* rho, const T* slope,
+                          const T* g, T* dmu, T* dscale, int64_t n, double prior_sigma) {
   if (n <= 0 || (!dmu && !dscale)) return;
   const double inv_p2 = gaussian_prior(prior_sigma).inv_p2;
   if (kind == GaussianScale::rho)
-    R2G2_LAUNCH((kl_backward_kernel<GaussianScale::rho, T>), blocks_for(n), kThreads, mu, sigma, rho, g,
+    R2G2_LAUNCH((kl_backward_kernel<GaussianScale::rho, T>), blocks_for(n), kThreads, mu, sigma, rho, slope, g,
                 inv_p2, dmu, dscale, n);
   else
-    R2G2_LAUNCH((kl_backward_kernel<GaussianScale::sigma, T>), blocks_for(n), kThreads, mu, sigma, rho, g,
-                inv_p2, dmu, dscale, n);
+    R2G2_LAUNCH((kl_backward_kernel<GaussianScale::sigma, T>), blocks_for(n), kThreads, mu, sigma, rho,
+                static_cast<const T*>(nullptr), g, inv_p2, dmu, dscale, n);
 }
 
 template <class T>
@@ -41,11 +41,18 @@ void gaussian_sample(const T* mu, const T* sigma, const T* eps, T* w, int64_t n)
   R2G2_LAUNCH(sample_kernel<T>, blocks_for(n), kThreads, mu, sigma, eps, w, n);
 }
 
+template <class T>
+void softplus_and_slope(const T* rho, T* sigma, T* slope, int64_t n) {
+  if (n <= 0) return;
+  R2G2_LAUNCH(softplus_and_slope_kernel<T>, blocks_for(n), kThreads, rho, sigma, slope, n);
+}
+
 #define R2G2_INSTANTIATE(T)                                                                            \
   template void gaussian_kl<T>(GaussianScale, const T*, const T*, const T*, T*, int64_t, double);      \
-  template void gaussian_kl_backward<T>(GaussianScale, const T*, const T*, const T*, const T*, T*, T*, \
-                                        int64_t, double);                                              \
-  template void gaussian_sample<T>(const T*, const T*, const T*, T*, int64_t);
+  template void gaussian_kl_backward<T>(GaussianScale, const T*, const T*, const T*, const T*, const T*, \
+                                        T*, T*, int64_t, double);                                      \
+  template void gaussian_sample<T>(const T*, const T*, const T*, T*, int64_t);                          \
+  template void softplus_and_slope<T>(const T*, T*, T*, int64_t);
 R2G2_INSTANTIATE(float)
 R2G2_INSTANTIATE(double)
 #undef R2G2_INSTANTIATE

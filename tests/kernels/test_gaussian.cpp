@@ -100,11 +100,20 @@ TEST_CASE_TEMPLATE("gaussian_kl_backward: dmu = g mu / p^2 and the scale gradien
       CAPTURE(n);
       const auto mu = values<T>(n, 3 + n, -2, 2), s = scales<T>(c, n, 4 + n), sigma = sigmas(c.scale, s);
       std::vector<T> dmu(n), ds(n), ds_alone(n);
-      cpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), &g, dmu.data(), ds.data(), n,
-                                   c.prior_sigma);
-      cpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), &g, nullptr, ds_alone.data(),
+      cpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), nullptr, &g, dmu.data(), ds.data(),
                                    n, c.prior_sigma);
+      cpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), nullptr, &g, nullptr,
+                                   ds_alone.data(), n, c.prior_sigma);
       CHECK(ds_alone == ds);  // a gradient nobody wants is skipped, the other unchanged
+      if (c.scale == GaussianScale::rho) {
+        // sigmoid(rho) handed over from softplus_and_slope: the same bits as computing it.
+        std::vector<T> sigma_again(n), slope(n), ds_slope(n);
+        cpu::softplus_and_slope<T>(s.data(), sigma_again.data(), slope.data(), n);
+        CHECK(sigma_again == sigma);
+        cpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), slope.data(), &g, nullptr,
+                                     ds_slope.data(), n, c.prior_sigma);
+        CHECK(ds_slope == ds);
+      }
       const long double p2 = static_cast<long double>(c.prior_sigma) * c.prior_sigma;
       for (int64_t i = 0; i < n; ++i) {
         CAPTURE(s[i]);
@@ -138,6 +147,27 @@ TEST_CASE_TEMPLATE("gaussian_sample: mu + sigma * eps, the same bits as the unfu
       REQUIRE(w[i] == mu[i] + product);
     }
   }
+}
+
+TEST_CASE_TEMPLATE("softplus_and_slope: the same bits as softplus_of and sigmoid_of, tails included", T, float,
+                   double) {
+  for (int64_t n : cases::test_gaussian_sizes()) {
+    CAPTURE(n);
+    auto rho = values<T>(n, 8, -30, 30);
+    for (int64_t i = 0; i < n; i += 7) rho[i] = static_cast<T>(cases::test_rho_tails()[(i / 7) % 10]);
+    std::vector<T> sigma(n), slope(n);
+    cpu::softplus_and_slope<T>(rho.data(), sigma.data(), slope.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      CAPTURE(rho[i]);
+      REQUIRE(sigma[i] == softplus_of(rho[i]));
+      REQUIRE(slope[i] == sigmoid_of(rho[i]));
+    }
+  }
+  const T at_zero[1] = {T(0)};
+  T sigma = 0, slope = 0;
+  cpu::softplus_and_slope<T>(at_zero, &sigma, &slope, 1);
+  CHECK(sigma == doctest::Approx(std::log(2.0)));
+  CHECK(slope == T(0.5));
 }
 
 }  // namespace

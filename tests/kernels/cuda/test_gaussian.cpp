@@ -76,15 +76,22 @@ TEST_CASE_TEMPLATE("gaussian: the KL gradient and the draw equal the CPU kernels
       const auto mu = values<T>(n, 3, -2, 2), s = scales<T>(c, n, 4), sigma = sigmas(c.scale, s);
       const T g = T(-1.5);
       std::vector<T> dmu(n), ds(n), dmu_ref(n), ds_ref(n), ds_alone(n);
-      gpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), &g, dmu.data(), ds.data(), n,
-                                   c.prior_sigma);
-      cpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), &g, dmu_ref.data(),
+      gpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), nullptr, &g, dmu.data(), ds.data(),
+                                   n, c.prior_sigma);
+      cpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), nullptr, &g, dmu_ref.data(),
                                    ds_ref.data(), n, c.prior_sigma);
       check_equal(dmu, dmu_ref);
       check_equal(ds, ds_ref);
-      gpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), &g, nullptr, ds_alone.data(),
-                                   n, c.prior_sigma);
+      gpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), nullptr, &g, nullptr,
+                                   ds_alone.data(), n, c.prior_sigma);
       check_equal(ds_alone, ds_ref);
+      if (c.scale == GaussianScale::rho) {
+        std::vector<T> sigma_again(n), slope(n), ds_slope(n);
+        cpu::softplus_and_slope<T>(s.data(), sigma_again.data(), slope.data(), n);
+        gpu::gaussian_kl_backward<T>(c.scale, mu.data(), sigma.data(), s.data(), slope.data(), &g, nullptr,
+                                     ds_slope.data(), n, c.prior_sigma);
+        check_equal(ds_slope, ds_ref);
+      }
     }
   }
   for (int64_t n : sizes()) {
@@ -96,11 +103,24 @@ TEST_CASE_TEMPLATE("gaussian: the KL gradient and the draw equal the CPU kernels
   }
 }
 
+TEST_CASE_TEMPLATE("softplus_and_slope: the device's sigma and slope equal the CPU's", T, float, double) {
+  for (int64_t n : sizes()) {
+    auto rho = values<T>(n, 9, -30, 30);
+    for (int64_t i = 0; i < n; i += 7) rho[i] = static_cast<T>(cases::test_rho_tails()[(i / 7) % 10]);
+    std::vector<T> sigma(n), slope(n), sigma_ref(n), slope_ref(n);
+    gpu::softplus_and_slope<T>(rho.data(), sigma.data(), slope.data(), n);
+    cpu::softplus_and_slope<T>(rho.data(), sigma_ref.data(), slope_ref.data(), n);
+    check_equal(sigma, sigma_ref);
+    check_equal(slope, slope_ref);
+  }
+}
+
 TEST_CASE("gaussian: an empty buffer launches no elementwise kernel") {
   const int64_t before = r2g2_emu::launch_count();
+  gpu::softplus_and_slope<float>(nullptr, nullptr, nullptr, 0);
   gpu::gaussian_sample<float>(nullptr, nullptr, nullptr, nullptr, 0);
   gpu::gaussian_kl_backward<float>(GaussianScale::rho, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                                   0, 1.0);
+                                   nullptr, 0, 1.0);
   CHECK(r2g2_emu::launch_count() == before);
 }
 
