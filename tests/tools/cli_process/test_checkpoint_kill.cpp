@@ -125,7 +125,10 @@ TEST_CASE("train --save-every 1 killed with SIGKILL 20 times: the checkpoint alw
   // The last round resumes and finishes.
   std::vector<std::string> args = run_args;
   args.insert(args.end(), {"--resume", ck, "--steps", std::to_string(steps_on_disk + 2)});
-  const auto [status, output] = run_r2g2(args, work.file("last.log"));
+  const std::pair<int, std::string> run = run_r2g2(args, work.file("last.log"));
+  // Named, not a structured binding: doctest's message macros capture them in a lambda.
+  const int status = run.first;
+  const std::string& output = run.second;
   REQUIRE_MESSAGE(status == 0, output);
   CHECK(output.find("resumed " + ck + " at step " + std::to_string(steps_on_disk)) != std::string::npos);
   CHECK(load_steps(ck, data_dir) == steps_on_disk + 2);

@@ -27,8 +27,11 @@ std::string train_with_threads(const TempDir& data, const TempDir& work, const s
                                 "--no-eval", "--device",       "cpu",  "--save",           ck};
   args.insert(args.end(), model_args.begin(), model_args.end());
   const std::string n = std::to_string(threads);
-  const auto [status, output] =
+  const std::pair<int, std::string> run =
       run_r2g2(args, work.file(name + ".log"), {{"R2G2_NUM_THREADS", n}, {"OPENBLAS_NUM_THREADS", n}});
+  // Named, not a structured binding: doctest's message macros capture them in a lambda.
+  const int status = run.first;
+  const std::string& output = run.second;
   REQUIRE_MESSAGE(status == 0, output);
   return read_text(ck);
 }

@@ -23,7 +23,10 @@ std::vector<std::string> diverging_run(const TempDir& data) {
 TEST_CASE("a diverging run stops at the first non-finite loss and says to use --detect-anomaly") {
   TempDir data, work;
   write_tiny_fashion_mnist(data, 96, 20);
-  const auto [status, output] = run_r2g2(diverging_run(data), work.file("run.log"));
+  const std::pair<int, std::string> run = run_r2g2(diverging_run(data), work.file("run.log"));
+  // Named, not a structured binding: doctest's message macros capture them in a lambda.
+  const int status = run.first;
+  const std::string& output = run.second;
   CHECK_MESSAGE(status == 1, output);
   CHECK_MESSAGE(output.find("r2g2 train: error: training stopped at step ") != std::string::npos, output);
   CHECK_MESSAGE(output.find("--detect-anomaly") != std::string::npos, output);
@@ -34,7 +37,10 @@ TEST_CASE("a diverging run with --detect-anomaly names the op that produced the 
   write_tiny_fashion_mnist(data, 96, 20);
   std::vector<std::string> args = diverging_run(data);
   args.push_back("--detect-anomaly");
-  const auto [status, output] = run_r2g2(args, work.file("run.log"));
+  const std::pair<int, std::string> run = run_r2g2(args, work.file("run.log"));
+  // Named, not a structured binding: doctest's message macros capture them in a lambda.
+  const int status = run.first;
+  const std::string& output = run.second;
   CHECK_MESSAGE(status == 1, output);
   CHECK_MESSAGE(output.find("r2g2 train: error: anomaly: ") != std::string::npos, output);
   CHECK_MESSAGE((output.find("forward of #") != std::string::npos ||
