@@ -69,9 +69,11 @@ __global__ void col_sum_kernel(const In* __restrict__ x, Out* __restrict__ y, in
     const int64_t i = t % inner, q = t / inner;
     const int64_t c = q % chunks, o = q / chunks;
     const int64_t begin = c * chunk, end = std::min(r, begin + chunk);
-    const In* p = x + o * r * inner + i;
+    // Indexed from x inside the loop: an empty input may come as a null x, and null plus an
+    // offset is undefined even when nothing is read.
+    const int64_t base = o * r * inner + i;
     double acc = 0;
-    for (int64_t j = begin; j < end; ++j) acc += static_cast<double>(p[j * inner]);
+    for (int64_t j = begin; j < end; ++j) acc += static_cast<double>(x[base + j * inner]);
     y[t] = static_cast<Out>(acc);
   }
 }
