@@ -88,9 +88,14 @@ std::vector<uint8_t> read_all_bytes(const std::string& path, uint64_t max_bytes)
                " is more than the ", human_bytes(max_bytes), " this reader accepts");
   std::vector<uint8_t> bytes;
   // Grow with what actually arrives, so that memory follows the real content. A plain
-  // file's content is its size: one byte more finds the end in the first read.
+  // file's content is its size: one byte more finds the end in the first read. A gzip file
+  // starts from a few times its compressed size (the buffer is zero-filled as it grows, and
+  // a fixed megabyte cost small files more than their inflation).
   size_t chunk = size_t{1} << 20;
-  if (!file.gzip()) chunk = static_cast<size_t>(std::min<uint64_t>(file.file_bytes() + 1, chunk));
+  if (!file.gzip())
+    chunk = static_cast<size_t>(std::min<uint64_t>(file.file_bytes() + 1, chunk));
+  else
+    chunk = static_cast<size_t>(std::clamp<uint64_t>(4 * file.file_bytes(), uint64_t{1} << 16, chunk));
   while (true) {
     size_t filled = bytes.size();
     bytes.resize(filled + chunk);
