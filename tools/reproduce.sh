@@ -3,7 +3,7 @@
 #
 #   tools/reproduce.sh [quick|full] [--out DIR] [--seeds N] [--device auto|cpu|cuda]
 #
-#   quick  reduced budgets that finish within about 35 minutes on a 2-core CPU; every
+#   quick  reduced budgets that finish within about 25 minutes on a 2-core CPU; every
 #          reduction is stated in the report (default)
 #   full   the paper's budgets (15,000 MLP steps, 12,500 VGG-11 steps, 100,000 VAE steps,
 #          IWAE K = 5000, whole test sets, 5 seeds): for a GPU
@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# Budgets. quick: 5 seeds in about 35 minutes on the 2-core development machine (45 at most).
+# Budgets. quick: 5 seeds in about 25 minutes on the 2-core development machine (45 at most).
 if [ "$mode" = full ]; then
   SEEDS=5
   MLP_STEPS=15000 MLP_LR=1e-4 MLP_TEST=0 MLP_TRAIN_EVAL=0
