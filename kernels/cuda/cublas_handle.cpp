@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "r2g2/kernels/cuda/cublas_library.h"
 #include "r2g2/kernels/cuda/stream.h"
 #include "r2g2/kernels/cuda/tf32.h"
 
@@ -32,7 +33,8 @@ bool allow_tf32() {
 void set_allow_tf32(bool on) { g_allow_tf32.store(on ? 1 : 0); }
 
 std::string cublas_status_message(cublasStatus_t status) {
-  return std::string("cuBLAS ") + cublasGetStatusName(status) + " (" + cublasGetStatusString(status) + ")";
+  const CublasLibrary& blas = cublas_library();
+  return std::string("cuBLAS ") + blas.status_name(status) + " (" + blas.status_string(status) + ")";
 }
 
 cublasHandle_t cublas_handle() {
@@ -40,7 +42,7 @@ cublasHandle_t cublas_handle() {
   // after the CUDA runtime has shut down, and the driver reclaims it at exit anyway.
   static cublasHandle_t handle = [] {
     cublasHandle_t h = nullptr;
-    R2G2_CUBLAS_CHECK(cublasCreate(&h));
+    R2G2_CUBLAS_CHECK(cublas_library().create(&h));
     return h;
   }();
   // Re-bound only on change: these calls are cheap but a small MLP step makes hundreds.
@@ -49,7 +51,7 @@ cublasHandle_t cublas_handle() {
   static int bound_tf32 = -1;
   cudaStream_t stream = current_stream();
   if (!stream_bound || stream != bound_stream) {
-    R2G2_CUBLAS_CHECK(cublasSetStream(handle, stream));
+    R2G2_CUBLAS_CHECK(cublas_library().set_stream(handle, stream));
     bound_stream = stream;
     stream_bound = true;
   }
@@ -57,7 +59,7 @@ cublasHandle_t cublas_handle() {
   if (tf32 != bound_tf32) {
     // CUBLAS_DEFAULT_MATH never uses TF32 for float32 (since CUDA 11 TF32 needs an
     // explicit opt-in), so float32 products keep float32 accuracy unless asked.
-    R2G2_CUBLAS_CHECK(cublasSetMathMode(handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    R2G2_CUBLAS_CHECK(cublas_library().set_math_mode(handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     bound_tf32 = tf32;
   }
   return handle;

@@ -1,9 +1,10 @@
 // Host-side logic of the CUDA backend that needs no device: the launch-geometry collapse
-// the elementwise kernels rely on, and the allocator's size classes. These run (and must
+// the elementwise kernels rely on, the allocator's size classes, and opening cuBLAS. These run (and must
 // pass) on every machine; the rest of the GPU suite skips itself without a device.
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "r2g2/kernels/common.h"
@@ -12,6 +13,7 @@
 
 #if R2G2_WITH_CUDA
 #include "r2g2/core/cuda/allocator.h"
+#include "r2g2/kernels/cuda/cublas_library.h"
 #endif
 
 using namespace r2g2;
@@ -120,5 +122,24 @@ TEST_CASE("allocator size classes") {
   }
   // absurd sizes are left for cudaMalloc to refuse, not wrapped around
   CHECK(allocator_round_size(~size_t{0}) == ~size_t{0});
+}
+#endif
+
+#if R2G2_WITH_CUDA
+// cuBLAS is opened on first use, not linked: every function r2g2 calls must be found in
+// the library the headers name, or the first CUDA GEMM would fail on a GPU machine.
+TEST_CASE("cuBLAS opens at first use and binds every function r2g2 calls") {
+  const auto& blas = r2g2::kernels::cuda::cublas_library();
+  CHECK(static_cast<bool>(blas.create));
+  CHECK(static_cast<bool>(blas.set_stream));
+  CHECK(static_cast<bool>(blas.set_math_mode));
+  CHECK(static_cast<bool>(blas.sgemm));
+  CHECK(static_cast<bool>(blas.dgemm));
+  CHECK(static_cast<bool>(blas.sgemm_strided_batched));
+  CHECK(static_cast<bool>(blas.dgemm_strided_batched));
+  REQUIRE(static_cast<bool>(blas.status_name));
+  REQUIRE(static_cast<bool>(blas.status_string));
+  CHECK(std::string(blas.status_name(CUBLAS_STATUS_INVALID_VALUE)) == "CUBLAS_STATUS_INVALID_VALUE");
+  CHECK(static_cast<const void*>(&r2g2::kernels::cuda::cublas_library()) == static_cast<const void*>(&blas));
 }
 #endif
