@@ -118,20 +118,36 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions opts) : Optimizer(std::move(p
 void Adam::step() {
   NoGrad no_grad;
   ++step_;  // one count for all parameters: bias correction uses steps taken
+  // Parameters sharing a device and a dtype are updated by one multi-tensor kernel: one
+  // pass over the thread pool on the CPU, one launch per group of tensors on CUDA.
+  std::vector<size_t> pending;
+  std::vector<Tensor> grads(params_.size());  // alive until the kernels have read them
   for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor& p = params_[i];
-    if (!p.grad().defined()) continue;
-    Tensor g = checked_grad(p, i, "Adam");
-    follow_parameter(m_[i], p);
-    follow_parameter(v_[i], p);
-    dispatch_floating(p.dtype(), "Adam", [&](auto tag) {
+    if (!params_[i].grad().defined()) continue;
+    grads[i] = checked_grad(params_[i], i, "Adam");
+    follow_parameter(m_[i], params_[i]);
+    follow_parameter(v_[i], params_[i]);
+    pending.push_back(i);
+  }
+  while (!pending.empty()) {
+    const Device device = params_[pending.front()].device();
+    const DType dtype = params_[pending.front()].dtype();
+    std::vector<size_t> group, rest;
+    for (size_t i : pending)
+      (params_[i].device() == device && params_[i].dtype() == dtype ? group : rest).push_back(i);
+    dispatch_floating(dtype, "Adam", [&](auto tag) {
       using T = decltype(tag);
+      std::vector<kernels::AdamTensor<T>> tensors;
+      for (size_t i : group)
+        tensors.push_back(
+            {params_[i].data<T>(), grads[i].data<T>(), m_[i].data<T>(), v_[i].data<T>(), params_[i].numel()});
       const T lr = static_cast<T>(options.lr), b1 = static_cast<T>(options.beta1),
               b2 = static_cast<T>(options.beta2), eps = static_cast<T>(options.eps),
               wd = static_cast<T>(options.weight_decay);
-      R2G2_KERNEL(p.device(), adam_step<T>)(p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), p.numel(),
-                                            lr, b1, b2, eps, wd, step_);
+      R2G2_KERNEL(device, adam_step_many<T>)(tensors.data(), static_cast<int>(tensors.size()), lr, b1, b2, eps, wd,
+                                             step_);
     });
+    pending = std::move(rest);
   }
   // Its own row, instead of adding its kernels to the next step's first op.
   if (profiler::enabled()) profiler::count_op("adam step");

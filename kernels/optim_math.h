@@ -11,6 +11,17 @@
 
 namespace r2g2::kernels {
 
+// One parameter tensor of a multi-tensor Adam step (adam_step_many): its n elements and
+// their gradient and moments, all on the tensors' device.
+template <class T>
+struct AdamTensor {
+  T* p;
+  const T* g;
+  T* m;
+  T* v;
+  int64_t n;
+};
+
 // 1 - beta1^t and 1 - beta2^t for Adam's step t, computed in double: in float, 1 - beta2^t
 // loses digits for small t. Step 0 would divide by zero, so it is refused.
 template <class T>

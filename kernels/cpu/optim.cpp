@@ -6,7 +6,9 @@
 #include <emmintrin.h>
 #endif
 
+#include <algorithm>
 #include <type_traits>
+#include <vector>
 
 #include "r2g2/kernels/optim_math.h"
 #include "r2g2/kernels/runtime/error.h"
@@ -62,6 +64,27 @@ void adam_step(T* p, const T* g, T* m, T* v, int64_t n, T lr, T beta1, T beta2, 
 }
 
 template <class T>
+void adam_step_many(const AdamTensor<T>* tensors, int count, T lr, T beta1, T beta2, T eps, T weight_decay,
+                    int64_t step) {
+  const AdamBias<T> bias = adam_bias(beta1, beta2, step);
+  R2G2_CHECK(count >= 0 && (count == 0 || tensors != nullptr), "adam_step_many: ", count,
+             " tensors but a null list");
+  // first[k]: the flat index of tensor k's first element in the concatenation of all of them.
+  std::vector<int64_t> first(static_cast<size_t>(count) + 1, 0);
+  for (int k = 0; k < count; ++k) first[k + 1] = first[k] + std::max<int64_t>(tensors[k].n, 0);
+  // One range of the concatenation may span several tensors: each piece is updated as
+  // adam_step would update it, so the split never changes a bit.
+  runtime::parallel_for(0, first[count], runtime::kCheapElementGrain, [&](int64_t lo, int64_t hi) {
+    int k = static_cast<int>(std::upper_bound(first.begin(), first.end(), lo) - first.begin()) - 1;
+    for (; k < count && first[k] < hi; ++k) {
+      const AdamTensor<T>& t = tensors[k];
+      const int64_t begin = std::max(lo, first[k]) - first[k], end = std::min(hi, first[k + 1]) - first[k];
+      adam_range(t.p, t.g, t.m, t.v, begin, end, lr, beta1, beta2, eps, weight_decay, bias);
+    }
+  });
+}
+
+template <class T>
 void sgd_step(T* p, const T* g, T* buf, int64_t n, T lr, T momentum, T weight_decay, bool first) {
   // Quietly falling back to plain SGD would train a different model than asked for.
   R2G2_CHECK(momentum == T(0) || n <= 0 || buf != nullptr, "sgd_step: momentum is ", momentum,
@@ -75,6 +98,7 @@ void sgd_step(T* p, const T* g, T* buf, int64_t n, T lr, T momentum, T weight_de
 
 #define R2G2_INSTANTIATE(T)                                                          \
   template void adam_step<T>(T*, const T*, T*, T*, int64_t, T, T, T, T, T, int64_t); \
+  template void adam_step_many<T>(const AdamTensor<T>*, int, T, T, T, T, T, int64_t); \
   template void sgd_step<T>(T*, const T*, T*, int64_t, T, T, T, bool);
 R2G2_INSTANTIATE(float)
 R2G2_INSTANTIATE(double)

@@ -1,6 +1,8 @@
 // Launchers of the fused optimizer updates (device code in optim_kernels.cuh).
 #include "r2g2/kernels/cuda/optim.h"
 
+#include <climits>
+
 #include "r2g2/kernels/cuda/optim_kernels.cuh"
 
 namespace r2g2::kernels::cuda {
@@ -17,6 +19,31 @@ void adam_step(T* p, const T* g, T* m, T* v, int64_t n, T lr, T beta1, T beta2, 
 }
 
 template <class T>
+void adam_step_many(const AdamTensor<T>* tensors, int count, T lr, T beta1, T beta2, T eps, T weight_decay,
+                    int64_t step) {
+  const AdamBias<T> bias = adam_bias(beta1, beta2, step);
+  R2G2_CHECK(count >= 0 && (count == 0 || tensors != nullptr), "adam_step_many: ", count,
+             " tensors but a null list");
+  for (int start = 0; start < count;) {
+    AdamLaunchTable<T> table{};
+    table.first_block[0] = 0;
+    // Empty tensors get no block and no slot.
+    for (; start < count && table.count < kAdamTensorsPerLaunch; ++start) {
+      if (tensors[start].n <= 0) continue;
+      const int k = table.count++;
+      table.tensors[k] = tensors[start];
+      table.first_block[k + 1] = table.first_block[k] + (tensors[start].n + kAdamChunk - 1) / kAdamChunk;
+    }
+    const int64_t blocks = table.first_block[table.count];
+    if (blocks == 0) continue;
+    R2G2_CHECK(blocks <= INT32_MAX, "adam_step_many: ", blocks, " blocks of ", kAdamChunk,
+               " elements exceed the grid limit");
+    R2G2_LAUNCH(adam_many_kernel<T>, static_cast<int>(blocks), kThreads, table, lr, beta1, beta2, eps,
+                weight_decay, bias.bias1, bias.bias2);
+  }
+}
+
+template <class T>
 void sgd_step(T* p, const T* g, T* buf, int64_t n, T lr, T momentum, T weight_decay, bool first) {
   if (n <= 0) return;
   // Quietly falling back to plain SGD would train a different model than asked for.
@@ -29,6 +56,9 @@ template void adam_step<float>(float*, const float*, float*, float*, int64_t, fl
                                float, int64_t);
 template void adam_step<double>(double*, const double*, double*, double*, int64_t, double, double, double,
                                 double, double, int64_t);
+template void adam_step_many<float>(const AdamTensor<float>*, int, float, float, float, float, float, int64_t);
+template void adam_step_many<double>(const AdamTensor<double>*, int, double, double, double, double, double,
+                                     int64_t);
 template void sgd_step<float>(float*, const float*, float*, int64_t, float, float, float, bool);
 template void sgd_step<double>(double*, const double*, double*, int64_t, double, double, double, bool);
 

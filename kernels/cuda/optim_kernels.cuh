@@ -18,6 +18,31 @@ __global__ void adam_kernel(T* __restrict__ p, const T* __restrict__ g, T* __res
     adam_update(p[i], g[i], m[i], v[i], lr, beta1, beta2, eps, weight_decay, bias1, bias2);
 }
 
+// The tensors of one multi-tensor Adam launch, passed by value as a kernel argument (well
+// under the 4 KiB parameter limit). Block b updates chunk b - first_block[k] of the tensor k
+// with first_block[k] <= b < first_block[k + 1], kAdamChunk elements per block.
+constexpr int kAdamTensorsPerLaunch = 32;
+constexpr int64_t kAdamChunk = 4096;
+template <class T>
+struct AdamLaunchTable {
+  AdamTensor<T> tensors[kAdamTensorsPerLaunch];
+  int64_t first_block[kAdamTensorsPerLaunch + 1];
+  int count;
+};
+
+template <class T>
+__global__ void adam_many_kernel(AdamLaunchTable<T> table, T lr, T beta1, T beta2, T eps, T weight_decay,
+                                 T bias1, T bias2) {
+  const int64_t block = blockIdx.x;
+  int k = 0;  // at most 32 tensors: a scan is as fast as a search
+  while (k + 1 < table.count && table.first_block[k + 1] <= block) ++k;
+  const AdamTensor<T> t = table.tensors[k];
+  const int64_t begin = (block - table.first_block[k]) * kAdamChunk;
+  const int64_t end = begin + kAdamChunk < t.n ? begin + kAdamChunk : t.n;
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
+    adam_update(t.p[i], t.g[i], t.m[i], t.v[i], lr, beta1, beta2, eps, weight_decay, bias1, bias2);
+}
+
 // With momentum != 0, buf holds n elements (sgd_step refuses a null one); without
 // momentum it is ignored and may be null, as in the CPU reference.
 template <class T>

@@ -39,4 +39,39 @@ TEST_CASE_TEMPLATE("adam_step: the same bits as adam_update element by element",
   }
 }
 
+// The multi-tensor step splits the concatenation of its tensors across the pool, so one
+// range can end inside a tensor and the next start there: each tensor must still come out
+// bit for bit as adam_step leaves it, empty tensors included.
+TEST_CASE_TEMPLATE("adam_step_many: each tensor gets adam_step's bits", T, float, double) {
+  const std::vector<int64_t> sizes{5, 0, 1, 70001, 3, 4099, 0, 7, 131073};
+  std::vector<std::vector<T>> p, g, m, v, p_ref, m_ref, v_ref;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    const int64_t n = sizes[k];
+    const uint64_t seed = 10 * k;
+    p.push_back(uniform_values<T>(n, seed + 1, -1, 1));
+    g.push_back(uniform_values<T>(n, seed + 2, -5, 5));
+    m.push_back(uniform_values<T>(n, seed + 3, -1, 1));
+    v.push_back(uniform_values<T>(n, seed + 4, 0, 2));
+  }
+  p_ref = p, m_ref = m, v_ref = v;
+  const T lr = T(1e-3), beta1 = T(0.9), beta2 = T(0.999), eps = T(1e-8), weight_decay = T(0.01);
+  const int64_t step = 7;
+  std::vector<r2g2::kernels::AdamTensor<T>> tensors;
+  for (size_t k = 0; k < sizes.size(); ++k)
+    tensors.push_back({p[k].data(), g[k].data(), m[k].data(), v[k].data(), sizes[k]});
+  cpu::adam_step_many<T>(tensors.data(), static_cast<int>(tensors.size()), lr, beta1, beta2, eps, weight_decay,
+                         step);
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    CAPTURE(k);
+    const int64_t n = sizes[k];
+    cpu::adam_step<T>(p_ref[k].data(), g[k].data(), m_ref[k].data(), v_ref[k].data(), n, lr, beta1, beta2, eps,
+                      weight_decay, step);
+    CHECK(std::memcmp(p[k].data(), p_ref[k].data(), n * sizeof(T)) == 0);
+    CHECK(std::memcmp(m[k].data(), m_ref[k].data(), n * sizeof(T)) == 0);
+    CHECK(std::memcmp(v[k].data(), v_ref[k].data(), n * sizeof(T)) == 0);
+  }
+  CHECK_THROWS_WITH_AS(cpu::adam_step_many<T>(tensors.data(), 1, lr, beta1, beta2, eps, weight_decay, 0),
+                       "adam_step: step counts from 1, got 0", r2g2::Error);
+}
+
 }  // namespace

@@ -70,6 +70,40 @@ TEST_CASE_TEMPLATE("optim: Adam equals the CPU reference step after step", T, fl
   }
 }
 
+// 40 tensors take two launches (32 per launch); sizes around the 4096-element chunk of a
+// block, and empty tensors, which get no block.
+TEST_CASE_TEMPLATE("optim: multi-tensor Adam equals the CPU reference tensor by tensor", T, float, double) {
+  const cases::AdamCase h;
+  const T lr = T(h.lr), beta1 = T(h.beta1), beta2 = T(h.beta2), eps = T(h.eps), weight_decay = T(0.01);
+  std::vector<int64_t> sizes;
+  for (int k = 0; k < 40; ++k) sizes.push_back(std::vector<int64_t>{4096, 0, 4097, 1, 8193, 300, 4095, 33}[k % 8]);
+  std::vector<Twin<T>> dev, ref;
+  for (int64_t n : sizes) {
+    dev.emplace_back(n);
+    ref.emplace_back(n);
+  }
+  for (int64_t step : cases::test_adam_steps()) {
+    CAPTURE(step);
+    std::vector<std::vector<T>> grads;
+    std::vector<r2g2::kernels::AdamTensor<T>> tensors;
+    for (size_t k = 0; k < sizes.size(); ++k) grads.push_back(values<T>(sizes[k], 7 * k + step, -2.0, 2.0));
+    for (size_t k = 0; k < sizes.size(); ++k)
+      tensors.push_back({dev[k].p.data(), grads[k].data(), dev[k].m.data(), dev[k].v.data(), sizes[k]});
+    const int64_t before = r2g2_emu::launch_count();
+    gpu::adam_step_many(tensors.data(), static_cast<int>(tensors.size()), lr, beta1, beta2, eps, weight_decay,
+                        step);
+    CHECK(r2g2_emu::launch_count() - before == 2);
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      CAPTURE(k);
+      cpu::adam_step(ref[k].p.data(), grads[k].data(), ref[k].m.data(), ref[k].v.data(), sizes[k], lr, beta1,
+                     beta2, eps, weight_decay, step);
+      check_identical(dev[k].p, ref[k].p);
+      check_identical(dev[k].m, ref[k].m);
+      check_identical(dev[k].v, ref[k].v);
+    }
+  }
+}
+
 TEST_CASE("optim: Adam refuses step 0, whose bias correction divides by zero") {
   std::vector<float> p(4, 1.0f), g(4, 1.0f), m(4), v(4);
   const int64_t before = r2g2_emu::launch_count();
