@@ -22,6 +22,13 @@ struct AdamTensor {
   int64_t n;
 };
 
+// What both backends' adam_step_many refuse before touching anything.
+template <class T>
+void check_adam_tensors(const AdamTensor<T>* tensors, int count) {
+  R2G2_CHECK(count >= 0 && (count == 0 || tensors != nullptr), "adam_step_many: ", count,
+             " tensors but a null list");
+}
+
 // 1 - beta1^t and 1 - beta2^t for Adam's step t, computed in double: in float, 1 - beta2^t
 // loses digits for small t. Step 0 would divide by zero, so it is refused.
 template <class T>

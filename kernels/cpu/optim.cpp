@@ -67,8 +67,7 @@ template <class T>
 void adam_step_many(const AdamTensor<T>* tensors, int count, T lr, T beta1, T beta2, T eps, T weight_decay,
                     int64_t step) {
   const AdamBias<T> bias = adam_bias(beta1, beta2, step);
-  R2G2_CHECK(count >= 0 && (count == 0 || tensors != nullptr), "adam_step_many: ", count,
-             " tensors but a null list");
+  check_adam_tensors(tensors, count);
   // first[k]: the flat index of tensor k's first element in the concatenation of all of them.
   std::vector<int64_t> first(static_cast<size_t>(count) + 1, 0);
   for (int k = 0; k < count; ++k) first[k + 1] = first[k] + std::max<int64_t>(tensors[k].n, 0);

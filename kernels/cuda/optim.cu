@@ -22,8 +22,7 @@ template <class T>
 void adam_step_many(const AdamTensor<T>* tensors, int count, T lr, T beta1, T beta2, T eps, T weight_decay,
                     int64_t step) {
   const AdamBias<T> bias = adam_bias(beta1, beta2, step);
-  R2G2_CHECK(count >= 0 && (count == 0 || tensors != nullptr), "adam_step_many: ", count,
-             " tensors but a null list");
+  check_adam_tensors(tensors, count);
   for (int start = 0; start < count;) {
     AdamLaunchTable<T> table{};
     table.first_block[0] = 0;
