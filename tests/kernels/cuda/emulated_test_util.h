@@ -20,6 +20,12 @@ namespace r2g2::test::emulated {
 using r2g2::kernels::cases::awkward_sizes;
 using r2g2::kernels::cases::with_empty;
 
+// Restores the emulated device however a test case ends.
+struct FreshDevice {
+  FreshDevice() { r2g2_emu::reset_device(); }
+  ~FreshDevice() { r2g2_emu::reset_device(); }
+};
+
 // Deterministic values in [lo, hi) from the shared xorshift stream, salted per suite.
 template <class T>
 std::vector<T> values(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {

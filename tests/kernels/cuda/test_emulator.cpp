@@ -84,8 +84,8 @@ __global__ void trap_kernel(const int* x) {
 }
 
 // Restores the emulated device (and the launch mode) however a test case ends.
-struct FreshDevice {
-  ~FreshDevice() {
+struct FreshDeviceAndLaunchMode {
+  ~FreshDeviceAndLaunchMode() {
     r2g2::kernels::cuda::set_sync_after_launch(false);
     r2g2_emu::reset_device();
   }
@@ -171,7 +171,7 @@ TEST_CASE("emulator: divergent barriers and collectives are reported, not hung")
 }
 
 TEST_CASE("emulator: a bad launch configuration is refused at the launch, naming the kernel") {
-  FreshDevice fresh;
+  FreshDeviceAndLaunchMode fresh;
   std::vector<float> out(2048);
   CHECK_THROWS_WITH_AS(R2G2_LAUNCH_SMEM(dynamic_shared_kernel, 1, 2048, 0, out.data()),
                        doctest::Contains("launch of kernel dynamic_shared_kernel"), r2g2::Error);
@@ -185,7 +185,7 @@ TEST_CASE("emulator: a bad launch configuration is refused at the launch, naming
 
 TEST_CASE("R2G2_CUDA_SYNC: a kernel's error names that kernel instead of a later call") {
   namespace kc = r2g2::kernels::cuda;
-  FreshDevice fresh;
+  FreshDeviceAndLaunchMode fresh;
   std::vector<int> bad(32, 1);
   bad[17] = -1;
   int host = 0;

@@ -257,12 +257,6 @@ void check_same_diagnostics(const Result& g, const Result& c, const LatentSolve&
   }
 }
 
-// Restores the emulated device however a test case ends.
-struct FreshDevice {
-  FreshDevice() { r2g2_emu::reset_device(); }
-  ~FreshDevice() { r2g2_emu::reset_device(); }
-};
-
 // Zero sigma for a whole system (K = 0) or zero noise (rhs = 0): eps* = 0 after no iteration.
 template <class T>
 void zero_sigma(Problem<T>& p, int64_t n) {

@@ -7,6 +7,7 @@
 #include "emulator/cuda_emulator.h"
 #include "r2g2/kernels/cuda/r2g2_conv.cu"
 #include "r2g2/kernels/cpu/r2g2_conv.h"
+#include "kernels/cuda/conv_solve_problem.h"
 #include "kernels/cuda/emulated_test_util.h"
 
 #include <algorithm>
@@ -27,24 +28,8 @@ using r2g2::kernels::R2G2Solver;
 using r2g2::kernels::R2G2SolveStats;
 using namespace r2g2::test::emulated;
 
-// Restores the emulated device however a test case ends.
-struct FreshDevice {
-  FreshDevice() { r2g2_emu::reset_device(); }
-  ~FreshDevice() { r2g2_emu::reset_device(); }
-};
-
 template <class T>
-struct Problem {
-  int64_t n = 0, o = 0, d = 0, p = 0;
-  std::vector<T> cols, sigma, eps;  // [N, D, P], [O, D], [O, D]
-  ConvGeom geom() const { return im2col_matrices_geom(n, o, d, p); }
-  int64_t systems() const { return n * o; }
-  T& x(int64_t image, int64_t row, int64_t q) { return cols[(image * d + row) * p + q]; }
-  // A dead ReLU position: column q of X_n is zero.
-  void kill_position(int64_t image, int64_t q) {
-    for (int64_t r = 0; r < d; ++r) x(image, r, q) = T(0);
-  }
-};
+using Problem = ConvSolveProblem<T>;
 
 template <class T>
 Problem<T> shape(int64_t n, int64_t o, int64_t d, int64_t p) {

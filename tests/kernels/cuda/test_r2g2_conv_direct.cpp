@@ -11,6 +11,7 @@
 #include "r2g2/kernels/cuda/r2g2_conv_direct.cu"
 #include "r2g2/kernels/cpu/r2g2_conv.h"
 #include "r2g2/kernels/cpu/r2g2_exact.h"
+#include "kernels/cuda/conv_solve_problem.h"
 #include "kernels/cuda/emulated_test_util.h"
 
 #include <algorithm>
@@ -31,19 +32,8 @@ using r2g2::test::contains;
 using r2g2::test::error_of;
 using namespace r2g2::test::emulated;
 
-struct FreshDevice {
-  FreshDevice() { r2g2_emu::reset_device(); }
-  ~FreshDevice() { r2g2_emu::reset_device(); }
-};
-
 template <class T>
-struct Problem {
-  int64_t n = 0, o = 0, d = 0, p = 0;
-  std::vector<T> cols, sigma, eps;  // [N, D, P], [O, D], [O, D]
-  ConvGeom geom() const { return im2col_matrices_geom(n, o, d, p); }
-  int64_t systems() const { return n * o; }
-  T& x(int64_t image, int64_t row, int64_t q) { return cols[(image * d + row) * p + q]; }
-};
+using Problem = ConvSolveProblem<T>;
 
 // X uniform in [-1, 1), sigma in [0.2, 1.2), eps in [-2, 2).
 template <class T>
