@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "r2g2/kernels/elementwise_math.h"
+#include "r2g2/kernels/strided.h"
 #include "r2g2/kernels/runtime/thread_pool.h"
 
 namespace r2g2::kernels::cpu {
@@ -102,7 +103,10 @@ void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int6
 
 template <class T>
 void binary(BinaryOp op, const T* a, const T* b, T* out, const Strided2& g) {
-  with_binary(op, [&](auto tag) { binary_strided<decltype(tag)::value>(a, b, out, g); });
+  // Same-shape contiguous operands become one flat loop: an [O, C, 3, 3] weight would
+  // otherwise be walked in rows of 3.
+  const Strided2 flat = collapse_strided(g);
+  with_binary(op, [&](auto tag) { binary_strided<decltype(tag)::value>(a, b, out, flat); });
 }
 
 template <class T>
