@@ -25,18 +25,29 @@ BayesConv2d::BayesConv2d(int64_t in_channels, int64_t out_channels, int kernel_s
 }
 
 Tensor BayesConv2d::forward(const Tensor& x, Generator& gen) {
+  return forward_with(x, gen, mode() == BayesMode::mean ? Tensor() : sigma());
+}
+
+std::pair<Tensor, Tensor> BayesConv2d::forward_and_kl(const Tensor& x) {
+  Tensor slope;
+  Tensor s = weight.sigma(&slope);
+  Tensor h = forward_with(x, generator(), s);
+  return {h, weight.kl(s, slope)};
+}
+
+Tensor BayesConv2d::forward_with(const Tensor& x, Generator& gen, const Tensor& s) {
   R2G2_CHECK(x.dim() == 4 && x.size(1) == in_, describe(), ": input ", shape_str(x.shape()), " must be [N, ",
              in_, ", H, W]");
   const Conv2dParams p = conv_params();
   switch (mode()) {
     case BayesMode::train: {
-      Tensor h = estimator().conv2d(x, mu, sigma(), p, gen);
+      Tensor h = estimator().conv2d(x, mu, s, p, gen);
       return bias.defined() ? add(h, reshape(bias, {1, out_, 1, 1})) : h;
     }
     case BayesMode::mean:
       return conv2d(x, mu, bias, p);
     case BayesMode::sample:
-      return conv2d(x, weight.sample(sigma(), gen), bias, p);
+      return conv2d(x, weight.sample(s, gen), bias, p);
   }
   return {};
 }

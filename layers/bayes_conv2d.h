@@ -7,6 +7,7 @@
 // only.)
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "r2g2/core/ops.h"
 #include "r2g2/core/random.h"
@@ -45,6 +46,9 @@ class BayesConv2d : public BayesianModule {
   Tensor forward(const Tensor& x, Generator& gen);
 
   Tensor kl() const override;  // over the kernel weights (the bias is not random)
+  // forward(x) and kl() sharing one softplus(rho) and its slope (the training step needs
+  // both): the same values as the two calls, one pass over rho fewer.
+  std::pair<Tensor, Tensor> forward_and_kl(const Tensor& x);
   std::string describe() const override;
 
   Tensor sigma() const { return weight.sigma(); }  // softplus(rho), recorded
@@ -60,6 +64,7 @@ class BayesConv2d : public BayesianModule {
   Tensor bias;  // [O]; undefined without a bias
 
  private:
+  Tensor forward_with(const Tensor& x, Generator& gen, const Tensor& sigma);
   int64_t in_, out_;
   int k_, stride_, padding_;
 };

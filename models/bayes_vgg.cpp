@@ -68,6 +68,7 @@ BayesVGG::BayesVGG(const BayesVGGConfig& config)
   for (size_t l = static_cast<size_t>(std::max(config.rt_conv_layers, 0)); l < convs_.size(); ++l)
     upper.push_back(convs_[l].get());
   trainer_.set_schedule(EstimatorSchedule(config.estimator), upper, config.estimator_options);
+  trainer_.set_forward_and_kl([this](const Tensor& x) { return forward_and_kl(x); });
   trainer_.use_training_stream();
 }
 
@@ -83,11 +84,15 @@ std::vector<BayesLinear*> BayesVGG::linear_layers() {
   return out;
 }
 
-Tensor BayesVGG::forward(const Tensor& x) {
+void BayesVGG::check_input(const Tensor& x) const {
   R2G2_CHECK(x.dim() == 4 && x.size(1) == config_.in_channels && x.size(2) == config_.image_size &&
                  x.size(3) == config_.image_size,
              "BayesVGG: input ", shape_str(x.shape()), " must be [B, ", config_.in_channels, ", ",
              config_.image_size, ", ", config_.image_size, "]");
+}
+
+Tensor BayesVGG::forward(const Tensor& x) {
+  check_input(x);
   Tensor h = x;
   for (int i = 0; i < leading_pools_; ++i) h = max_pool2d(h, 2);
   for (size_t l = 0; l < convs_.size(); ++l) {
@@ -100,6 +105,28 @@ Tensor BayesVGG::forward(const Tensor& x) {
     if (l + 1 < linears_.size()) h = relu(h);
   }
   return h;
+}
+
+// The layer KLs are summed in total_kl's order (the modules' registration order), so the
+// total is the same float as forward(x) followed by kl().
+std::pair<Tensor, Tensor> BayesVGG::forward_and_kl(const Tensor& x) {
+  check_input(x);
+  Tensor h = x, kl;
+  auto add_kl = [&kl](const Tensor& k) { kl = kl.defined() ? add(kl, k) : k; };
+  for (int i = 0; i < leading_pools_; ++i) h = max_pool2d(h, 2);
+  for (size_t l = 0; l < convs_.size(); ++l) {
+    auto [out, k] = convs_[l]->forward_and_kl(h);
+    h = relu(out);
+    add_kl(k);
+    if (pool_after_[l]) h = max_pool2d(h, 2);
+  }
+  h = reshape(h, {h.size(0), -1});
+  for (size_t l = 0; l < linears_.size(); ++l) {
+    auto [out, k] = linears_[l]->forward_and_kl(h);
+    h = l + 1 < linears_.size() ? relu(out) : out;
+    add_kl(k);
+  }
+  return {h, kl};  // defined: there is always a classifier layer
 }
 
 void BayesVGG::set_estimator(const std::string& name) { trainer_.set_schedule(EstimatorSchedule(name)); }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "r2g2/core/optim.h"
@@ -60,6 +61,9 @@ class BayesVGG : public Module {
   // drawing from the layers' noise source (the trainer's training stream, which it restores
   // at every step and after every evaluation).
   Tensor forward(const Tensor& x) override;
+  // forward(x) and kl() with one softplus(rho) per layer serving both: what a training
+  // step evaluates (the same values as the two calls).
+  std::pair<Tensor, Tensor> forward_and_kl(const Tensor& x);
 
   using Objective = BayesObjective;
   Objective objective(const Tensor& x, const Tensor& labels) { return trainer_.objective(x, labels); }
@@ -88,6 +92,7 @@ class BayesVGG : public Module {
   std::string describe() const;
 
  private:
+  void check_input(const Tensor& x) const;
   BayesVGGConfig config_;
   std::vector<std::unique_ptr<BayesConv2d>> convs_;
   std::vector<bool> pool_after_;  // per conv layer: a max-pool follows

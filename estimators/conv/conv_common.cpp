@@ -5,6 +5,7 @@
 
 #include "r2g2/core/autograd.h"
 #include "r2g2/core/dispatch.h"
+#include "r2g2/estimators/common.h"
 
 namespace r2g2::conv_est::detail {
 
@@ -38,7 +39,14 @@ kernels::ConvGeom check_conv_args(const char* op, const Tensor& x, const Tensor&
 }
 
 Tensor shared_weight(const Tensor& mu, const Tensor& sigma, const Tensor& eps) {
-  return add(mu, mul(sigma, eps));
+  // One pass and one node instead of a mul and an add (and their temporaries): this runs
+  // over every kernel weight of the layer at each step.
+  Tensor w = est::gaussian_draw(mu.detach(), sigma.detach(), eps);
+  enum : size_t { kMu, kSigma };
+  return est::record_node("gaussian_sample", w, {mu, sigma}, [eps](const Tensor& g, est::Grads& d) {
+    d.put(kMu, [&] { return g; });
+    d.put(kSigma, [&] { return mul(g, eps); });
+  });
 }
 
 void col2im_add(const Tensor& dcols_in, const kernels::ConvGeom& g, Tensor& gx, int64_t n0) {

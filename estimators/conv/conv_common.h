@@ -16,7 +16,8 @@ kernels::ConvGeom check_conv_args(const char* op, const Tensor& x, const Tensor&
                                   Conv2dParams p);
 
 // mu + sigma ⊙ eps, the one expression rt and r2g2 share so that their forward values
-// agree bit for bit.
+// agree bit for bit: one fused pass (the same bits as add(mu, mul(sigma, eps))), recorded
+// with the gradients g to mu and g ⊙ eps to sigma. mu, sigma and eps of one shape.
 Tensor shared_weight(const Tensor& mu, const Tensor& sigma, const Tensor& eps);
 
 // gx[n0 + i] += col2im(dcols[i]) for the images of a chunk of column gradients

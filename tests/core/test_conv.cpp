@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "r2g2/core/error.h"
@@ -84,6 +85,64 @@ TEST_CASE("conv2d: images split into several column-buffer chunks give the same 
     auto f = [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], {2, 1}); };
     CHECK(gradcheck(f, {uniform({5, 2, 5, 4}, 24), uniform({3, 2, 3, 3}, 25), uniform({3}, 26)}) <= 1.0);
     detail::set_conv_column_buffer_bytes(saved);
+  }
+}
+
+namespace {
+
+Tensor abs_values(const Tensor& t) {
+  auto v = t.to_vector();
+  for (double& e : v) e = std::fabs(e);
+  return Tensor::from_vector(v, t.shape(), DType::f64);
+}
+
+// y, dx and dw of conv2d(x, w) for the output gradient seed, in x's dtype.
+std::vector<Tensor> conv_and_grads(const Tensor& x0, const Tensor& w0, const Tensor& seed, Conv2dParams p) {
+  Tensor x = x0.detach().requires_grad_(true), w = w0.detach().requires_grad_(true);
+  Tensor y = conv2d(x, w, {}, p);
+  backward(y, seed);
+  return {y.detach(), x.grad(), w.grad()};
+}
+
+}  // namespace
+
+TEST_CASE("conv2d float32: values and gradients within the rounding bound of their sums, on every GEMM layout") {
+  // Each output is a sum of K products; float32 computes it in some order with error at
+  // most gamma_K = K u / (1 - K u) (u = 2^-24) times the sum of the products' magnitudes,
+  // which is the same conv of |x|, |w| and |g| in float64. K: y sums C*kh*kw terms, dx at
+  // most O*kh*kw (a GEMM over O, then col2im over the taps), dw N*OH*OW (one GEMM over the
+  // images of a chunk and over positions, chunks accumulated).
+  struct Case {
+    Shape x, w;
+    Conv2dParams p;
+    int64_t column_bytes;  // -1: the default chunk
+  };
+  const Case cases[] = {
+      {{3, 3, 6, 5}, {4, 3, 3, 3}, {1, 1}, -1},     // few positions: the images share one GEMM
+      {{3, 3, 7, 7}, {2, 3, 3, 3}, {2, 0}, 2000},   // ... in chunks of two images
+      {{3, 2, 17, 16}, {3, 2, 3, 3}, {1, 1}, -1},   // 272 positions: one GEMM per image
+      {{1, 1, 9, 9}, {2, 1, 3, 3}, {2, 1}, -1},     // one image
+  };
+  for (const Case& c : cases) {
+    INFO("x ", shape_str(c.x), " w ", shape_str(c.w), " stride ", c.p.stride, " padding ", c.p.padding);
+    const int64_t saved = detail::set_conv_column_buffer_bytes(c.column_bytes);
+    Tensor x = uniform(c.x, 31, -1, 1, DType::f32), w = uniform(c.w, 32, -1, 1, DType::f32);
+    const auto y_shape = conv2d(x, w, {}, c.p).shape();
+    Tensor g = uniform(y_shape, 33, -1, 1, DType::f32);
+    auto got = conv_and_grads(x, w, g, c.p);
+    auto exact = conv_and_grads(x.to(DType::f64), w.to(DType::f64), g.to(DType::f64), c.p);
+    auto magnitude = conv_and_grads(abs_values(x), abs_values(w), abs_values(g), c.p);
+    detail::set_conv_column_buffer_bytes(saved);
+    const int64_t taps = c.w[2] * c.w[3];
+    const int64_t terms[] = {c.w[1] * taps, c.w[0] * taps, y_shape[0] * y_shape[2] * y_shape[3]};
+    for (int k = 0; k < 3; ++k) {
+      const double u = std::ldexp(1.0, -24), gamma = terms[k] * u / (1 - terms[k] * u);
+      auto a = got[k].to_vector(), b = exact[k].to_vector(), m = magnitude[k].to_vector();
+      REQUIRE(a.size() == b.size());
+      int64_t outside = 0;
+      for (size_t i = 0; i < a.size(); ++i) outside += std::fabs(a[i] - b[i]) > gamma * m[i];
+      CHECK_MESSAGE(outside == 0, "output ", k, " (y, dx, dw)");
+    }
   }
 }
 
