@@ -117,13 +117,51 @@ void bench_conv_direct(Lab& lab) {
   }
 }
 
-void run(Lab& lab) {
-  if (!lab.selected("r2g2_conv_solve")) return;
-  for (const auto& c : cases::perf_conv_solve_cases(!lab.on_cuda())) bench_conv_solve<float>(lab, c);
-  bench_conv_direct(lab);
+// The m-space backward (dmu, dsigma and the column gradient from beta) at the shapes of
+// VGG-11's top four conv layers, batch 16; checked against the same kernel in double.
+void bench_conv_backward(Lab& lab) {
+  const cases::ConvSolveCase shapes[] = {{16, 512, 2304, 16}, {16, 512, 4608, 16}, {16, 512, 4608, 4}};
+  for (const auto& c : shapes) {
+    const kernels::ConvGeom g = kernels::im2col_matrices_geom(c.images, c.out_channels, c.d, c.p);
+    const int64_t n_cols = c.images * c.d * c.p, n_g = c.images * c.out_channels * c.p,
+                  n_w = c.out_channels * c.d;
+    const auto cols = host_uniform<float>(n_cols, 70 + n_cols), grad = host_uniform<float>(n_g, 71),
+               beta = host_uniform<float>(n_g, 72), mu = host_uniform<float>(n_w, 73),
+               sigma = host_uniform<float>(n_w, 74, 0.05, 1.0);
+    std::vector<float> dmu(n_w), dsigma(n_w), dcols(n_cols);
+    auto run = [&] {
+      kcpu::r2g2_conv_backward_m<float>(cols.data(), grad.data(), beta.data(), mu.data(), sigma.data(),
+                                        dmu.data(), dsigma.data(), dcols.data(), g);
+    };
+    const double ms = lab.time_ms(run, 3);
+    auto wide = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
+    std::vector<double> dmu64(n_w), dsigma64(n_w), dcols64(n_cols);
+    kcpu::r2g2_conv_backward_m<double>(wide(cols).data(), wide(grad).data(), wide(beta).data(),
+                                       wide(mu).data(), wide(sigma).data(), dmu64.data(), dsigma64.data(),
+                                       dcols64.data(), g);
+    std::vector<double> got = wide(dmu), want = dmu64;
+    got.insert(got.end(), dsigma.begin(), dsigma.end());
+    want.insert(want.end(), dsigma64.begin(), dsigma64.end());
+    got.insert(got.end(), dcols.begin(), dcols.end());
+    want.insert(want.end(), dcols64.begin(), dcols64.end());
+    const double flops = 2.0 * double(c.images * c.out_channels * c.d) * (3.0 * c.p + 3.0);
+    lab.row("r2g2_conv_backward_m", dtype_label<float>(),
+            dims({c.images, c.out_channels}) + " d" + std::to_string(c.d) + " p" + std::to_string(c.p), ms, 0,
+            flops, scaled_error(got, want, 1e-4, 1e-3), "dmu, dsigma, dcols from beta");
+  }
 }
 
-R2G2_BENCH("r2g2_conv", "r2g2_conv_solve_m, r2g2_conv_solve_d, r2g2_conv_solve_m_direct",
+void run(Lab& lab) {
+  if (lab.selected("r2g2_conv_solve")) {
+    for (const auto& c : cases::perf_conv_solve_cases(!lab.on_cuda())) bench_conv_solve<float>(lab, c);
+    bench_conv_direct(lab);
+  }
+  // CPU only: the CUDA backend has no r2g2_conv_backward_m (conv_est::r2g2 uses ops there).
+  if (!lab.on_cuda() && lab.selected("r2g2_conv_backward_m")) bench_conv_backward(lab);
+}
+
+R2G2_BENCH("r2g2_conv",
+           "r2g2_conv_solve_m, r2g2_conv_solve_d, r2g2_conv_solve_m_direct, r2g2_conv_backward_m",
            "R2-G2 and LRT: elementwise kernels, batched CG solves", 130, false, run);
 
 }  // namespace

@@ -1,7 +1,13 @@
 // The CPU's direct m-space conv solve (kernels/cpu/r2g2_conv.h): every K_nc of a group of
-// images from one GEMM, then a float64 pivoted Cholesky per system.
+// images from one GEMM per group of patch rows that share their support, then a float64
+// pivoted Cholesky per system. The backward that turns beta into the gradients is
+// kernels/cpu/r2g2_conv_backward.cpp.
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <map>
 #include <vector>
 
 #include "r2g2/kernels/cpu/gemm.h"
@@ -15,25 +21,91 @@ namespace {
 
 int64_t pair_count(int64_t P) { return P * (P + 1) / 2; }
 
-// Images whose Z matrices share one GEMM: the GEMM then reads sigma² [O, D] once per group
+// Images whose Z matrices share one GEMM: the GEMM then reads sigma² once per group
 // instead of once per image (at P = 4 its other operand has only 10 columns per image, so
-// a GEMM per image would be bound by reading sigma²). The group's Z stays within
-// kGroupElements doubles (8 MB), near the cache, however large the batch.
+// a GEMM per image would be bound by reading sigma²). The group's largest Z_G (z_per_image
+// doubles per image) stays within kGroupElements doubles (8 MB), near the cache, and its K
+// (k_per_image per image) within four times that, however large the batch.
 constexpr int64_t kGroupElements = int64_t{1} << 20;
-int64_t images_per_group(const ConvGeom& g) {
-  const int64_t per_image = std::max<int64_t>(g.patch_size() * pair_count(g.positions()), 1);
-  return std::clamp<int64_t>(kGroupElements / per_image, 1, std::max<int64_t>(g.images, 1));
+int64_t images_per_group(const ConvGeom& g, int64_t z_per_image, int64_t k_per_image) {
+  const int64_t by_z = kGroupElements / std::max<int64_t>(z_per_image, 1);
+  const int64_t by_k = 4 * kGroupElements / std::max<int64_t>(k_per_image, 1);
+  return std::clamp<int64_t>(std::min(by_z, by_k), 1, std::max<int64_t>(g.images, 1));
 }
 
 // The buffers of one call, kept by the calling thread for the next: freshly allocated, their
 // tens of megabytes (sigma² and sigma ⊙ eps are O D doubles each) cost more in page faults
 // than the GEMM that reads them (measured: 0.2 s of 0.4 s at D = 2304, P = 16, O = 512).
 struct DirectBuffers {
-  std::vector<double> s2, se, Z, Xcat, K_all, rhs_all;
+  std::vector<double> s2, s2g, se, Z, Xcat, K_all, rhs_all;
 };
 double* sized(std::vector<double>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
   return v.data();
+}
+
+// Rows of the patch matrices grouped by where they can be non-zero. Row d of X_n is zero at
+// every position its kernel tap puts outside the image (padding), and K_nc only needs the
+// pairs (p, q) that a row can make non-zero: at 3x3 taps with padding 1 on 4 x 4 maps the
+// nine taps leave 628 of the 9 x 136 (row, pair) products, on 2 x 2 maps 26 of 9 x 10. The
+// support of a row is taken from the data (the union over the batch of its non-zero
+// positions), so it holds for any layer: a row of zeros drops out, and a rarer support is
+// folded into the group of the smallest support containing it (products outside a row's
+// support are exact zeros), so that the groups stay few and their GEMMs large.
+struct RowGroup {
+  std::vector<int> rows;   // row indices d, increasing
+  std::vector<int> pairs;  // indices t of the pairs (p <= q) with both p and q in the support
+};
+constexpr size_t kMaxRowGroups = 16;
+
+template <class T>
+std::vector<RowGroup> row_groups(const T* cols, const ConvGeom& g) {
+  const int64_t D = g.patch_size(), P = g.positions();
+  if (P > 64) {  // beyond a 64-bit support mask (the cost model never picks this solve there)
+    RowGroup all;
+    for (int64_t d = 0; d < D; ++d) all.rows.push_back(static_cast<int>(d));
+    for (int64_t t = 0; t < pair_count(P); ++t) all.pairs.push_back(static_cast<int>(t));
+    return {all};
+  }
+  std::vector<uint64_t> support(static_cast<size_t>(D), 0);
+  for (int64_t n = 0; n < g.images; ++n)
+    for (int64_t d = 0; d < D; ++d) {
+      const T* row = cols + (n * D + d) * P;
+      uint64_t m = 0;
+      for (int64_t p = 0; p < P; ++p)
+        if (row[p] != T(0)) m |= uint64_t{1} << p;
+      support[d] |= m;
+    }
+  std::map<uint64_t, int64_t> rows_per_support;
+  for (uint64_t m : support)
+    if (m != 0) ++rows_per_support[m];
+  // The most common supports keep their own group (ties: the smaller mask first); the full
+  // support is always available as the last resort.
+  std::vector<std::pair<uint64_t, int64_t>> by_count(rows_per_support.begin(), rows_per_support.end());
+  std::stable_sort(by_count.begin(), by_count.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  const uint64_t full = P >= 64 ? ~uint64_t{0} : (uint64_t{1} << P) - 1;
+  std::vector<uint64_t> kept;
+  for (const auto& [m, n_rows] : by_count)
+    if (kept.size() + 1 < kMaxRowGroups) kept.push_back(m);
+  if (std::find(kept.begin(), kept.end(), full) == kept.end()) kept.push_back(full);
+  std::map<uint64_t, RowGroup> by_mask;
+  for (int64_t d = 0; d < D; ++d) {
+    const uint64_t m = support[d];
+    if (m == 0) continue;
+    uint64_t best = full;
+    for (uint64_t k : kept)
+      if ((m & ~k) == 0 && std::popcount(k) < std::popcount(best)) best = k;
+    by_mask[best].rows.push_back(static_cast<int>(d));
+  }
+  std::vector<RowGroup> groups;
+  for (auto& [mask, rg] : by_mask) {
+    for (int64_t p = 0, t = 0; p < P; ++p)
+      for (int64_t q = p; q < P; ++q, ++t)
+        if ((mask >> p & 1) && (mask >> q & 1)) rg.pairs.push_back(static_cast<int>(t));
+    groups.push_back(std::move(rg));
+  }
+  return groups;
 }
 
 // Scratch of one thread's systems.
@@ -104,7 +176,6 @@ void r2g2_conv_solve_m_direct(const T* cols, const T* sigma, const T* eps, T* be
                               const ConvGeom& g, double rel_cut) {
   const int64_t D = g.patch_size(), P = g.positions(), O = g.out_channels, PT = pair_count(P);
   if (g.images <= 0 || O <= 0 || P <= 0) return;
-  const int64_t group = images_per_group(g);
   thread_local DirectBuffers buf;
   double* s2 = sized(buf.s2, O * D);
   double* se = sized(buf.se, O * D);
@@ -119,23 +190,47 @@ void r2g2_conv_solve_m_direct(const T* cols, const T* sigma, const T* eps, T* be
       pair_p[t] = static_cast<int>(p);
       pair_q[t] = static_cast<int>(q);
     }
-  // Z [D, group T] and Xcat [D, group P]: the pair products and X of every image of a group
-  // side by side, so that one GEMM each forms K_all [O, group T] and rhs_all [O, group P].
-  double* Z = sized(buf.Z, D * group * PT);
+  const std::vector<RowGroup> groups = row_groups(cols, g);
+  int64_t group_pairs = 0, z_rows_pairs = 0;
+  for (const RowGroup& rg : groups) {
+    group_pairs += static_cast<int64_t>(rg.pairs.size());
+    z_rows_pairs = std::max<int64_t>(z_rows_pairs, static_cast<int64_t>(rg.rows.size() * rg.pairs.size()));
+  }
+  const int64_t group = images_per_group(g, z_rows_pairs, O * group_pairs);
+  // sigma² with the rows of each group side by side, so that a group's GEMM reads a block.
+  double* s2g = sized(buf.s2g, O * D);
+  for (int64_t c = 0, col = 0; c < O; ++c, col = 0)
+    for (const RowGroup& rg : groups)
+      for (int d : rg.rows) s2g[c * D + col++] = s2[c * D + d];
+  // Per group, Z_G [|G|, group pairs_G] (the pair products its rows can make non-zero, every
+  // image of the image group side by side) and K_G [O, group pairs_G] = s2_G Z_G; Xcat
+  // [D, group P] and rhs_all [O, group P] as before.
+  double* Z = sized(buf.Z, z_rows_pairs * group);
   double* Xcat = sized(buf.Xcat, D * group * P);
-  double* K_all = sized(buf.K_all, O * group * PT);
+  double* K_groups = sized(buf.K_all, O * group * group_pairs);
   double* rhs_all = sized(buf.rhs_all, O * group * P);
   for (int64_t n0 = 0; n0 < g.images; n0 += group) {
-    const int64_t count = std::min(group, g.images - n0), zw = count * PT, xw = count * P;
+    const int64_t count = std::min(group, g.images - n0), xw = count * P;
     for (int64_t d = 0; d < D; ++d)
       for (int64_t i = 0; i < count; ++i) {
         const T* row = cols + ((n0 + i) * D + d) * P;
-        double* z = Z + d * zw + i * PT;
         double* xc = Xcat + d * xw + i * P;
         for (int64_t p = 0; p < P; ++p) xc[p] = static_cast<double>(row[p]);
-        for (int64_t t = 0; t < PT; ++t) z[t] = xc[pair_p[t]] * xc[pair_q[t]];
       }
-    gemm<double>(false, false, O, zw, D, 1.0, s2, D, Z, zw, 0.0, K_all, zw);
+    int64_t s2_col = 0, k_offset = 0;
+    for (const RowGroup& rg : groups) {
+      const int64_t gp = static_cast<int64_t>(rg.pairs.size()), zw = count * gp;
+      for (size_t r = 0; r < rg.rows.size(); ++r)
+        for (int64_t i = 0; i < count; ++i) {
+          const double* xc = Xcat + rg.rows[r] * xw + i * P;
+          double* z = Z + static_cast<int64_t>(r) * zw + i * gp;
+          for (int64_t j = 0; j < gp; ++j) z[j] = xc[pair_p[rg.pairs[j]]] * xc[pair_q[rg.pairs[j]]];
+        }
+      gemm<double>(false, false, O, zw, static_cast<int64_t>(rg.rows.size()), 1.0, s2g + s2_col, D, Z, zw,
+                   0.0, K_groups + k_offset, zw);
+      s2_col += static_cast<int64_t>(rg.rows.size());
+      k_offset += O * zw;
+    }
     gemm<double>(false, false, O, xw, D, 1.0, se, D, Xcat, xw, 0.0, rhs_all, xw);
     // A chunk of systems should hold some tens of microseconds of work (P³ / 3 each).
     const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / (P * P * P / 3 + 4 * P * P + 1));
@@ -143,9 +238,16 @@ void r2g2_conv_solve_m_direct(const T* cols, const T* sigma, const T* eps, T* be
       DirectWork w(P);
       for (int64_t k = lo; k < hi; ++k) {
         const int64_t i = k / O, c = k % O, sys = (n0 + i) * O + c;
-        const double* kp = K_all + c * zw + i * PT;
-        for (int64_t t = 0; t < PT; ++t)
-          w.K[pair_p[t] * P + pair_q[t]] = w.K[pair_q[t] * P + pair_p[t]] = kp[t];
+        std::fill(w.K.begin(), w.K.end(), 0.0);
+        const double* kp = K_groups;
+        for (const RowGroup& rg : groups) {
+          const int64_t gp = static_cast<int64_t>(rg.pairs.size());
+          for (int64_t j = 0; j < gp; ++j)
+            w.K[pair_p[rg.pairs[j]] * P + pair_q[rg.pairs[j]]] += kp[c * count * gp + i * gp + j];
+          kp += O * count * gp;
+        }
+        for (int64_t p = 0; p < P; ++p)
+          for (int64_t q = p + 1; q < P; ++q) w.K[q * P + p] = w.K[p * P + q];
         std::copy_n(rhs_all + c * xw + i * P, P, w.rhs.begin());
         const DirectResult res = solve_system(w, static_cast<int>(P), rel_cut);
         T* out = beta + sys * P;
