@@ -1,7 +1,7 @@
 // Launchers of the counter-based normal generator of core/random.h (device code in
 // random_kernels.cuh). One thread computes one Philox block (four normals) exactly as the
-// CPU reference does: the same 32-bit integers, the same uniforms and Box-Muller in
-// double, rounded to T at the end.
+// CPU reference does: the same 32-bit integers, uniforms and Box-Muller arithmetic
+// (kernels/philox_math.h), rounded to T at the end.
 #include "r2g2/kernels/cuda/random.h"
 
 #include "r2g2/kernels/cuda/random_kernels.cuh"

@@ -1,9 +1,8 @@
 #pragma once
 // CUDA normal generator (declared in kernels/random.inc): device pointers, launched on
 // r2g2's current stream (kernels/cuda/stream.h); errors throw r2g2::Error.
-// The same seed and offset give the same Philox integers as the CPU, bit for bit; the
-// normals agree with the CPU's to the bound stated in core/random.h (the device's log,
-// sqrt, cos and sin are not glibc's).
+// The same seed and offset give the same normals as the CPU, bit for bit: both devices run
+// kernels/philox_math.h with the same roundings (core/random.h).
 #include <cstdint>
 
 namespace r2g2::kernels::cuda {

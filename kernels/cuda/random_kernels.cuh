@@ -20,23 +20,17 @@ __device__ __forceinline__ Block4 philox(uint64_t block, uint32_t k0, uint32_t k
 }
 
 // Thread b handles Philox block first_block + b and writes the lanes of it that fall in
-// [offset, offset + n) to out[k - offset]. The uniforms are exact in double, and no step
-// has the form a * b + c that nvcc would fuse into an fma, so the uniforms and angles are
-// the CPU's to the bit and only the device's log, sqrt, cos and sin differ from glibc's
-// (core/random.h states the resulting bound).
+// [offset, offset + n) to out[k - offset]. kernels/philox_math.h does the arithmetic, with
+// the CPU's operations and roundings, so the normals are the CPU's to the bit.
 template <class T>
 __global__ void philox_normal_kernel(uint32_t k0, uint32_t k1, uint64_t offset, T* __restrict__ out,
                                      int64_t n, uint64_t first_block, int64_t n_blocks) {
-  constexpr double two_pi = 6.283185307179586476925286766559;
   for (int64_t b = global_thread(); b < n_blocks; b += grid_threads()) {
     const uint64_t block = first_block + static_cast<uint64_t>(b);
     const Block4 r = philox(block, k0, k1);
-    double u[4];
-#pragma unroll
-    for (int j = 0; j < 4; ++j) u[j] = philox_uniform(r.r[j]);
-    const double rad0 = sqrt(-2.0 * log(u[0])), rad1 = sqrt(-2.0 * log(u[2]));
-    const double normal[4] = {rad0 * cos(two_pi * u[1]), rad0 * sin(two_pi * u[1]), rad1 * cos(two_pi * u[3]),
-                              rad1 * sin(two_pi * u[3])};
+    double normal[4];
+    philox_normal_pair(sqrt(philox_minus_two_log(r.r[0])), r.r[1], normal[0], normal[1]);
+    philox_normal_pair(sqrt(philox_minus_two_log(r.r[2])), r.r[3], normal[2], normal[3]);
 #pragma unroll
     for (int lane = 0; lane < 4; ++lane) {
       const uint64_t k = block * 4 + static_cast<uint64_t>(lane);  // the normal's number in the stream
