@@ -1,15 +1,12 @@
-// Host-side logic of the CUDA backend that needs no device: the 32-bit index choice of the
-// elementwise kernels, the allocator's size classes, and opening cuBLAS. (The geometry
-// collapse both backends share is tested in tests/kernels/test_strided.cpp.) These run (and must
-// pass) on every machine; the rest of the GPU suite skips itself without a device.
+// Host-side logic of the CUDA backend that needs no device: the allocator's size classes
+// and opening cuBLAS (the launch geometry's host logic is tested in
+// tests/kernels/test_strided.cpp). These run (and must pass) on every machine with the CUDA
+// backend; the rest of the GPU suite skips itself without a device.
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
-#include "r2g2/kernels/common.h"
-#include "r2g2/kernels/cuda/strided.cuh"
 #include "test_util.h"
 
 #if R2G2_WITH_CUDA
@@ -18,34 +15,6 @@
 #endif
 
 using namespace r2g2;
-using kernels::Strided2;
-using kernels::cuda::collapse_strided;
-
-namespace {
-
-Strided2 geom(const std::vector<int64_t>& shape, const std::vector<int64_t>& sa,
-              const std::vector<int64_t>& sb) {
-  Strided2 g;
-  g.ndim = static_cast<int>(shape.size());
-  for (int i = 0; i < g.ndim; ++i) {
-    g.shape[i] = shape[i];
-    g.a_stride[i] = sa[i];
-    g.b_stride[i] = sb[i];
-  }
-  return g;
-}
-
-}  // namespace
-
-TEST_CASE("collapse_strided: 32-bit index selection") {
-  Strided2 small = geom({1000, 1000}, {1000, 1}, {0, 1});
-  CHECK(kernels::cuda::fits_32bit(collapse_strided(small)));
-  Strided2 big = geom({int64_t{1} << 20, 4096}, {4096, 1}, {0, 1});  // 2^32 elements
-  CHECK_FALSE(kernels::cuda::fits_32bit(collapse_strided(big)));
-  // few elements but a far offset (a strided view into a huge buffer)
-  Strided2 far = geom({2, 2}, {int64_t{1} << 31, 1}, {2, 1});
-  CHECK_FALSE(kernels::cuda::fits_32bit(collapse_strided(far)));
-}
 
 #if R2G2_WITH_CUDA
 TEST_CASE("allocator size classes") {

@@ -1,12 +1,14 @@
 // collapse_strided (kernels/strided.h), which the CPU binary kernel and the CUDA launchers
 // apply before walking an elementwise geometry: merged axes must visit every element at
-// the same input offsets, in the same order, as the original axes.
+// the same input offsets, in the same order, as the original axes. And the CUDA launchers'
+// choice of 32-bit indexing (kernels/cuda/strided.cuh, plain C++).
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <utility>
 #include <vector>
 
+#include "r2g2/kernels/cuda/strided.cuh"
 #include "r2g2/kernels/strided.h"
 
 using r2g2::kernels::collapse_strided;
@@ -81,4 +83,14 @@ TEST_CASE("collapse_strided: merges what it may and keeps every element's offset
   Strided2 mc2 = collapse_strided(mixed2);
   CHECK(mc2.ndim == 3);  // the inner [4, 5] merges for both
   CHECK(offsets(mc2) == offsets(mixed2));
+}
+
+TEST_CASE("collapse_strided: 32-bit index selection") {
+  Strided2 small = geom({1000, 1000}, {1000, 1}, {0, 1});
+  CHECK(r2g2::kernels::cuda::fits_32bit(collapse_strided(small)));
+  Strided2 big = geom({int64_t{1} << 20, 4096}, {4096, 1}, {0, 1});  // 2^32 elements
+  CHECK_FALSE(r2g2::kernels::cuda::fits_32bit(collapse_strided(big)));
+  // few elements but a far offset (a strided view into a huge buffer)
+  Strided2 far = geom({2, 2}, {int64_t{1} << 31, 1}, {2, 1});
+  CHECK_FALSE(r2g2::kernels::cuda::fits_32bit(collapse_strided(far)));
 }
