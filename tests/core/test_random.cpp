@@ -119,19 +119,28 @@ TEST_CASE("randn: mean 0 and variance 1 over 1e5 draws, within 4 standard errors
   }
 }
 
-// Element k of stream `seed` straight from the spec in core/random.h, one at a time, with
-// the scalar functions of kernels/philox_math.h.
-static double spec_normal(uint64_t seed, uint64_t k) {
+// The Philox words behind element k of stream `seed`: its radius word and its angle word.
+struct NormalWords {
+  uint32_t radius, angle;
+};
+static NormalWords normal_words(uint64_t seed, uint64_t k) {
   const uint64_t block = k / 4;
   const uint32_t counter[4] = {static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32), 0, 0};
   const uint32_t key[2] = {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
   uint32_t r[4];
   kernels::cpu::philox4x32_10(counter, key, r);
   const int pair = static_cast<int>(k % 4) / 2;
-  const double u_radius = (static_cast<double>(r[2 * pair]) + 0.5) / 4294967296.0;
+  return {r[2 * pair], r[2 * pair + 1]};
+}
+
+// Element k of stream `seed` straight from the spec in core/random.h, one at a time, with
+// the scalar functions of kernels/philox_math.h.
+static double spec_normal(uint64_t seed, uint64_t k) {
+  const NormalWords w = normal_words(seed, k);
+  const double u_radius = (static_cast<double>(w.radius) + 0.5) / 4294967296.0;
   const double radius = std::sqrt(-2 * kernels::philox_log(u_radius));
   double cos_angle = 0, sin_angle = 0;
-  kernels::philox_cos_sin_2pi(r[2 * pair + 1], cos_angle, sin_angle);
+  kernels::philox_cos_sin_2pi(w.angle, cos_angle, sin_angle);
   return k % 2 == 0 ? radius * cos_angle : radius * sin_angle;
 }
 
@@ -139,14 +148,9 @@ static double spec_normal(uint64_t seed, uint64_t k) {
 // angle's quadrant taken out exactly (4u has 33 significant bits) so that the reference
 // keeps its relative accuracy next to the zeros of cos and sin.
 static long double exact_normal(uint64_t seed, uint64_t k) {
-  const uint64_t block = k / 4;
-  const uint32_t counter[4] = {static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32), 0, 0};
-  const uint32_t key[2] = {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
-  uint32_t r[4];
-  kernels::cpu::philox4x32_10(counter, key, r);
-  const int pair = static_cast<int>(k % 4) / 2;
-  const long double u_radius = (static_cast<long double>(r[2 * pair]) + 0.5L) / 4294967296.0L;
-  const long double four_u = (static_cast<long double>(r[2 * pair + 1]) + 0.5L) / 1073741824.0L;
+  const NormalWords w = normal_words(seed, k);
+  const long double u_radius = (static_cast<long double>(w.radius) + 0.5L) / 4294967296.0L;
+  const long double four_u = (static_cast<long double>(w.angle) + 0.5L) / 1073741824.0L;
   const long double quadrant = std::nearbyint(four_u);
   const long double x = 1.570796326794896619231321691639751442L * (four_u - quadrant);
   // cos(q pi/2 + x) for even lanes, sin(q pi/2 + x) = cos((q - 1) pi/2 + x) for odd ones.
