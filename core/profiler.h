@@ -6,10 +6,11 @@
 //             the call site wrote ("gemm<T>"): exact.
 //   backward  the backward closure of each tape node kind ("matmul"), including every op
 //             and kernel that closure runs.
-//   op        each op that reaches record() (core/autograd.h), taped or not: the kernel
-//             time run on this thread since the previous op, which is the op's own kernels
-//             plus any untaped work just before it (an optimizer step is counted in the
-//             first op after it).
+//   op        each op that reaches record() (core/autograd.h), taped or not, and the
+//             untaped tensor work that has its own row (randn, fill, contiguous copy, the
+//             optimizers' steps): the kernel time run on this thread since the previous
+//             op row, so each row holds its own kernels; other untaped kernels (a fused kernel an
+//             estimator calls directly) are counted in the next op row.
 // Rows nest (a backward row contains kernel rows), so the shares, each a fraction of the
 // wall time since profiling started, do not add up to 100 %.
 //

@@ -67,6 +67,7 @@ Tensor contiguous_copy(const Tensor& t) {
     run(int32_t{});
   else
     dispatch_floating(t.dtype(), "contiguous", run);
+  if (profiler::enabled()) profiler::count_op("contiguous copy");
   return out;
 }
 
@@ -158,6 +159,7 @@ Tensor Tensor::randn(const Shape& shape, uint64_t seed, uint64_t offset, DType d
     using T = decltype(tag);
     R2G2_KERNEL(device, philox_normal<T>)(seed, offset, t.data<T>(), t.numel());
   });
+  if (profiler::enabled()) profiler::count_op("randn");
   return t;
 }
 
@@ -241,6 +243,7 @@ void Tensor::fill_(double value) {
     run(int32_t{});
   else
     dispatch_floating(dtype(), "fill_", run);
+  if (profiler::enabled()) profiler::count_op("fill");
 }
 
 void Tensor::copy_(const Tensor& src) {

@@ -144,3 +144,19 @@ TEST_CASE("profiler: kernels called from several threads are all counted") {
   CHECK(calls_of(rows, profiler::Kind::kernel, "unary<T>") == threads * calls_per_thread);
   CHECK(calls_of(rows, profiler::Kind::op, "relu") == threads * calls_per_thread);
 }
+
+TEST_CASE("profiler: a draw has its own op row, so the view after it shows no kernel time") {
+  ProfilingOn on;
+  Tensor eps = Tensor::randn({64, 32}, 7, 0);
+  Tensor view = eps.t();
+  auto rows = profiler::report();
+  auto draw = find_row(rows, profiler::Kind::op, "randn");
+  auto kernel = find_row(rows, profiler::Kind::kernel, "philox_normal<T>");
+  auto transpose = find_row(rows, profiler::Kind::op, "transpose");
+  REQUIRE(draw);
+  REQUIRE(kernel);
+  REQUIRE(transpose);
+  CHECK(draw->calls == 1);
+  CHECK(draw->total_seconds == kernel->total_seconds);
+  CHECK(transpose->total_seconds == 0.0);
+}
