@@ -34,6 +34,14 @@ struct BayesTrainerOptions {
   double kl_weight = 1.0;  // multiplies the KL term (1 = the ELBO)
   AdamOptions adam{1e-4};
   uint64_t seed = 0;  // training noise: derive_seed(seed, 1); evaluation noise: derive_seed(seed, 2)
+  // Train with a CUDA graph (CUDA only): the first cuda_graph_warmup steps run eagerly (so
+  // that the allocator's cache holds the step's blocks), the next is captured once with
+  // the batch in static device buffers, and every step from then on copies its batch in
+  // and replays it. Losses, parameters, noise streams and step counts are those of eager
+  // steps. Needs one estimator for the whole run (a schedule that switches is refused), a
+  // fixed batch shape, and an estimator that reads nothing back to the host mid-step.
+  bool cuda_graph = false;
+  int cuda_graph_warmup = 2;
 };
 
 struct BayesStepStats {
@@ -87,6 +95,11 @@ class BayesTrainer {
   // step before the update (require_finite_loss, core/autograd.h): the parameters and the
   // step count stay as they were.
   BayesStepStats step(const Tensor& x, const Tensor& labels);
+  // Turns the CUDA-graph mode (BayesTrainerOptions::cuda_graph) on or off; off drops the
+  // captured graph. The parameters must not move or be replaced (Module::to, loading a
+  // checkpoint) while a graph is captured: turn it off and on again after such a change.
+  void set_cuda_graph(bool on);
+  bool cuda_graph_captured() const;
   // Monte-Carlo predictive over `samples` weight draws (0: the mean weights), in batches,
   // drawn from the evaluation stream.
   BayesEvalStats evaluate(const Tensor& x, const Tensor& labels, int samples, int64_t batch_size);
@@ -102,6 +115,16 @@ class BayesTrainer {
 
  private:
   void refuse_pending_score_terms();
+  // objective() with, when bad_row is given, the cross entropy kept on the device (a
+  // captured step cannot read the loss back); bad_row then receives the label check.
+  BayesObjective objective(const Tensor& x, const Tensor& labels, Tensor* bad_row);
+  BayesStepStats eager_step(const Tensor& x, const Tensor& labels, bool device_loss);
+  BayesStepStats graph_step(const Tensor& x, const Tensor& labels);
+  void capture_graph();
+  // Fills s.loss, s.nll, s.kl from the host values and raises a non-finite loss.
+  void finish_stats(BayesStepStats& s, double nll, double kl) const;
+  struct GraphState;  // trainer.cpp; shared_ptr so that the trainer stays movable
+  std::shared_ptr<GraphState> graph_;
   Module& model_;
   BayesTrainerOptions options_;
   std::string who_;

@@ -12,6 +12,7 @@
 
 #include "r2g2/core/autograd.h"
 #include "r2g2/core/checkpoint.h"
+#include "r2g2/core/cuda_backend.h"
 #include "r2g2/core/data/datasets.h"
 #include "r2g2/core/device.h"
 #include "r2g2/models/mlp_train.h"
@@ -30,7 +31,7 @@ const std::vector<std::string> kOptions{
     "hidden", "width-divisor", "train-examples", "test-examples", "save", "save-every", "resume", "log-csv",
     "log-json", "log-every", "eval-samples", "iwae-samples", "iwae-chunk", "train-eval-examples", "load"};
 // clang-format on
-const std::vector<std::string> kFlags{"eval-train", "no-eval", "detect-anomaly"};
+const std::vector<std::string> kFlags{"eval-train", "no-eval", "detect-anomaly", "cuda-graph"};
 
 // Options of the Bayesian runs that the deterministic MLP does not take.
 const std::vector<std::string> kExperimentOnly{
@@ -58,7 +59,7 @@ struct DeterministicPlan {
 DeterministicPlan parse_deterministic(const Args& args) {
   for (const auto& key : kExperimentOnly)
     R2G2_CHECK(!args.has(key), "--", key, " does not apply to --model mlp-deterministic");
-  for (const char* flag : {"eval-train", "no-eval"})
+  for (const char* flag : {"eval-train", "no-eval", "cuda-graph"})
     R2G2_CHECK(!args.flag(flag), "--", flag, " does not apply to --model mlp-deterministic");
   R2G2_CHECK(args.positional().empty(), "train takes no positional arguments, got '", args.positional()[0],
              "'");
@@ -236,6 +237,13 @@ TrainPlan parse_plan(const Args& args) {
   o = experiment_detail::checked_options(o);  // model, estimator, solver and data names
   if (!o.data.empty() && o.data != "fashion-mnist-32x3") check_data_name("option --data", o.data);
   o.device = parse_device(args.get("device", "auto"));
+  o.cuda_graph = args.flag("cuda-graph");
+  R2G2_CHECK(!o.cuda_graph || o.model == "mlp" || o.model == "vgg11",
+             "--cuda-graph applies to the classifiers (--model mlp or vgg11), not --model ", o.model);
+  R2G2_CHECK(!o.cuda_graph || o.device.is_cuda(), "--cuda-graph needs a CUDA device, and this run is on ",
+             o.device.str(),
+             cuda_backend::device_count() == 0 ? " (" + cuda_backend::unavailable_reason() + ")" : "",
+             "; pass --device cuda on a machine with a GPU, or drop --cuda-graph");
   return p;
 }
 
@@ -358,7 +366,8 @@ R2G2_COMMAND(
     "                  [--train-examples N] [--test-examples N] [--save PATH [--save-every K]]\n"
     "                  [--resume PATH] [--log-csv PATH] [--log-json PATH] [--log-every 100]\n"
     "                  [--eval-samples 10] [--iwae-samples 5000] [--iwae-chunk 100]\n"
-    "                  [--eval-train [--train-eval-examples 10000]] [--no-eval] [--detect-anomaly]\n\n"
+    "                  [--eval-train [--train-eval-examples 10000]] [--no-eval] [--detect-anomaly]\n"
+    "                  [--cuda-graph]\n\n"
     "Models: mlp (Bayesian MLP 784-1024-1024-10), vgg11 (Bayesian VGG-11 on 32x32x3: CIFAR-10 when found,\n"
     "else Fashion-MNIST padded to 32x32 over 3 channels, announced), vae1..vae3 (VAEs with 1-3 stochastic\n"
     "layers on dynamically binarised images). Defaults follow the paper: batch 80, Adam lr 1e-4 (mlp,\n"
@@ -374,6 +383,8 @@ R2G2_COMMAND(
     "predictive (classifiers) or the IWAE bound (VAEs).\n"
     "A loss that is NaN or infinite stops the run (exit status 1); --detect-anomaly checks every op's\n"
     "output and gradient (slow) and names the first op that produced a NaN or Inf.\n"
+    "--cuda-graph (mlp, vgg11 on CUDA, one estimator): two eager warm-up steps, then one step captured as a\n"
+    "CUDA graph and replayed for every later batch; the same losses and checkpoints as eager steps.\n"
     "Exit status: 0 done, 1 the run failed, 2 a bad invocation (reported on one line before any output).\n"
     "--model mlp-deterministic: the plain MLP (options --hidden 256 --batch 64 --lr 1e-3 --epochs --steps\n"
     "--save --load PATH; --epochs 0 only evaluates).",

@@ -51,6 +51,9 @@ struct ExperimentOptions {
   // 0: the whole training split; else its first N. Classifiers: also N of the ELBO.
   int64_t train_examples = 0;
   int64_t test_examples = 0;  // 0: the whole test split; else its first N
+  // Classifiers on CUDA: train with a captured CUDA graph (BayesTrainerOptions::cuda_graph).
+  // Not saved in checkpoints: it changes how steps run, not what they compute.
+  bool cuda_graph = false;
 };
 
 struct StepRecord {

@@ -66,6 +66,7 @@ class ClassifierExperiment final : public Experiment {
     data_notice_ = std::move(data.notice);
     model_->to(options_.device);
     model_->optimizer();  // built now, so that load() can restore its state
+    model_->trainer().set_cuda_graph(options_.cuda_graph);
   }
 
   std::string describe() const override {
@@ -143,6 +144,7 @@ class ClassifierExperiment final : public Experiment {
     batch_index_ = position.batch_index;
     model_->trainer().set_steps_taken(steps_);
     model_->trainer().use_training_stream();
+    model_->trainer().set_cuda_graph(options_.cuda_graph);  // a graph captured before the load is stale
   }
 
   std::vector<std::string> variance_layers() const override {

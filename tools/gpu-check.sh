@@ -41,8 +41,10 @@
 #   r2g2 bench models --device cuda                        30 s      60 s       10 s
 #   tools/bench-vs-torch.sh --device cuda (when python3    60 s      90 s
 #     has a CUDA build of torch)
+#   cuda graph check (test_models "CUDA graph*": eager     10 s      30 s       10 s
+#     and replayed Bayesian MLP steps agree, both timed)
 #   r2g2 bench cpu                                         10 s      30 s
-#   expected in all: about 400 s
+#   expected in all: about 410 s
 #
 # Knobs (environment): OUT; BUILD_DIR (build-gpu); JOBS (nproc); BUDGET (465);
 # TIME_SCALE (1: an integer that multiplies every limit and the budget, for slow machines);
@@ -812,6 +814,41 @@ else
         < <(grep -E '^(mlp|vgg11|vae[123]) ' "$WORK/torch")
     else
       record bench-vs-torch skip 0 "no time left or no python3 with a CUDA build of torch"
+    fi
+    write_summary 0
+    # BayesTrainer's CUDA-graph mode: the Bayesian MLP trained from one seed with eager
+    # steps and with a captured, replayed step must agree bit for bit (losses, parameters,
+    # noise offsets, a NaN batch refused alike); the step time of each goes to the summary.
+    CURRENT="cuda graph"
+    t0=$SECONDS
+    lim=$(step_limit 30 10)
+    MODELS_TEST=$BUILD/tests/test_models
+    if ((lim == 0)); then
+      record cuda-graph skip 0 "no time left"
+      GAPS+=("cuda graph check: no time left")
+    elif [[ ! -x $MODELS_TEST ]]; then
+      record cuda-graph fail 0 "tests/test_models was not built"
+      FAILS+=("cuda graph check: tests/test_models was not built")
+    else
+      : >"$WORK/graph"
+      run_cmd "$WORK/graph" "$lim" "$MODELS_TEST" --no-colors "--test-case=CUDA graph*"
+      rc=$?
+      cat "$WORK/graph" >>"$LOG_BENCH"
+      if ((rc == 0)) && grep -q '^cuda graph timing:' "$WORK/graph"; then
+        record cuda-graph pass $((SECONDS - t0)) ""
+      elif timed_out $rc; then
+        record cuda-graph timeout $((SECONDS - t0)) ""
+        GAPS+=("cuda graph check timed out after ${lim}s")
+      else
+        record cuda-graph fail $((SECONDS - t0)) "exit status $rc"
+        FAILS+=("cuda graph check: eager and replayed steps differ, or the capture failed (exit status $rc)")
+      fi
+      BENCH_LINES+=("cuda graph (tests/test_models --test-case='CUDA graph*'; eager vs replayed step):")
+      if line=$(grep -m1 '^cuda graph timing:' "$WORK/graph"); then
+        BENCH_LINES+=("  ${line#cuda graph timing: }")
+      else
+        BENCH_LINES+=("  (no timing line: see gpu-check-bench.log)")
+      fi
     fi
     write_summary 0
   else

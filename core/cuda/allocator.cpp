@@ -56,10 +56,18 @@ CachingAllocator::FreeLists& CachingAllocator::lists_for(int device) {
 }
 
 void* CachingAllocator::hand_out_locked(void* p, size_t size, int device) {
-  live_[p] = Block{size, device};
+  live_[p] = Block{size, device, capture_pool_};
   ++stats_.allocations;
   stats_.bytes_in_use += size;
   stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
+  return p;
+}
+
+void* CachingAllocator::pop_locked(FreeLists& lists, size_t size) {
+  auto it = lists.find(size);
+  if (it == lists.end() || it->second.empty()) return nullptr;
+  void* p = it->second.back();
+  it->second.pop_back();
   return p;
 }
 
@@ -70,12 +78,15 @@ void* CachingAllocator::allocate(size_t bytes) {
   std::vector<MemoryReleaser> releasers;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (caching && capture_pool_ != 0 && pools_[capture_pool_].device == device) {
+      if (void* p = pop_locked(pools_[capture_pool_].lists, size)) {
+        ++stats_.cache_hits;
+        stats_.bytes_in_graph_pools -= size;
+        return hand_out_locked(p, size, device);
+      }
+    }
     if (caching) {
-      auto& lists = lists_for(device);
-      auto it = lists.find(size);
-      if (it != lists.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
+      if (void* p = pop_locked(lists_for(device), size)) {
         ++stats_.cache_hits;
         stats_.bytes_cached -= size;
         return hand_out_locked(p, size, device);
@@ -85,6 +96,14 @@ void* CachingAllocator::allocate(size_t bytes) {
     ++stats_.cuda_malloc_calls;
     const cudaError_t status = cudaMalloc(&p, size);
     if (status == cudaSuccess) return hand_out_locked(p, size, device);
+    if (capture_pool_ != 0) {
+      cudaGetLastError();
+      throw Error(::r2g2::detail::concat(
+          "CUDA graph capture: allocating ", bytes, " bytes (size class ", size,
+          ") needs a new device block, and cudaMalloc cannot run while a stream captures (",
+          cudaGetErrorString(status),
+          "); run the step eagerly before capturing it, so that the cache holds the blocks it uses"));
+    }
     if (status != cudaErrorMemoryAllocation) fail_locked(status, bytes, size, device);
     cudaGetLastError();
     releasers = releasers_;
@@ -134,7 +153,13 @@ void CachingAllocator::release(void* p, size_t /*bytes: the block remembers its 
   const Block block = it->second;
   live_.erase(it);
   stats_.bytes_in_use -= block.size;
-  if (caching_) {
+  // A block captured by a graph goes back to the graph's pool, as does any block freed
+  // during a capture: captured work may use it at every replay.
+  const int pool = block.pool != 0 && pools_.count(block.pool) ? block.pool : capture_pool_;
+  if (caching_ && pool != 0) {
+    pools_[pool].lists[block.size].push_back(p);
+    stats_.bytes_in_graph_pools += block.size;
+  } else if (caching_) {
     lists_for(block.device)[block.size].push_back(p);
     stats_.bytes_cached += block.size;
   } else {
@@ -181,6 +206,37 @@ void CachingAllocator::add_releaser(MemoryReleaser release) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (std::find(releasers_.begin(), releasers_.end(), release) == releasers_.end())
     releasers_.push_back(release);
+}
+
+int CachingAllocator::create_pool() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  R2G2_CHECK(caching_.load(std::memory_order_relaxed),
+             "CUDA graphs need r2g2's caching allocator, which R2G2_CUDA_NO_CACHE turned off: a captured "
+             "step must find its blocks in the cache");
+  const int id = next_pool_++;
+  pools_[id].device = current_device();
+  return id;
+}
+
+void CachingAllocator::set_capture_pool(int pool) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  R2G2_CHECK(pool == 0 || pools_.count(pool), "CUDA graph pool ", pool, " does not exist");
+  capture_pool_ = pool;
+}
+
+void CachingAllocator::release_pool(int pool) noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = pools_.find(pool);
+  if (it == pools_.end()) return;
+  if (capture_pool_ == pool) capture_pool_ = 0;
+  for (auto& [size, blocks] : it->second.lists) {
+    for (void* p : blocks) {
+      lists_for(it->second.device)[size].push_back(p);
+      stats_.bytes_in_graph_pools -= size;
+      stats_.bytes_cached += size;
+    }
+  }
+  pools_.erase(it);
 }
 
 AllocatorStats CachingAllocator::stats() {

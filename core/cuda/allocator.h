@@ -24,6 +24,7 @@ struct AllocatorStats {
   size_t bytes_in_use = 0;         // rounded bytes handed out and not yet freed
   size_t bytes_cached = 0;         // rounded bytes sitting in free lists
   size_t peak_bytes_in_use = 0;
+  size_t bytes_in_graph_pools = 0;  // rounded bytes free in CUDA graphs' private pools
 };
 
 // Totals over all devices.

@@ -27,12 +27,27 @@ class CachingAllocator {
   void set_caching(bool on);
   void add_releaser(MemoryReleaser release);
 
+  // Private pools for CUDA graphs (core/cuda/graph.cpp). While a pool captures, the blocks
+  // handed out come from its free lists, else from the shared cache (they then belong to
+  // the pool), and every block freed goes to it; a block of a pool returns to that pool
+  // whenever it is freed. So the addresses a graph captured are never handed to another
+  // user between its replays. Needs caching (r2g2::Error otherwise).
+  int create_pool();
+  // The pool that serves allocations from now on; 0: the shared cache.
+  void set_capture_pool(int pool);
+  // The graph is gone: the pool's free blocks join the shared cache, its live blocks
+  // follow when they are freed.
+  void release_pool(int pool) noexcept;
+
  private:
   struct Block {
     size_t size = 0;  // the size class (or the exact size when caching is off)
     int device = 0;
+    int pool = 0;  // 0: the shared cache
   };
   using FreeLists = std::unordered_map<size_t, std::vector<void*>>;  // size class -> blocks
+  // A pool's free blocks: the first of `lists` with a block of `size`, or null.
+  static void* pop_locked(FreeLists& lists, size_t size);
   // Frees the cached blocks of `device` (all devices when -1); the caller holds mutex_.
   void free_cached_locked(int device);
   FreeLists& lists_for(int device);
@@ -46,6 +61,13 @@ class CachingAllocator {
   std::vector<MemoryReleaser> releasers_;  // guarded by mutex_
   std::vector<FreeLists> free_lists_;      // by device
   std::unordered_map<void*, Block> live_;
+  struct Pool {
+    int device = 0;  // the device it was made on
+    FreeLists lists;
+  };
+  std::unordered_map<int, Pool> pools_;  // live graph pools by id
+  int next_pool_ = 1;
+  int capture_pool_ = 0;
   AllocatorStats stats_;
 };
 

@@ -10,6 +10,7 @@
 #include "r2g2/core/cuda_backend.h"
 #include "r2g2/core/error.h"
 #include "r2g2/kernels/cuda/check.h"
+#include "r2g2/kernels/cuda/graph.h"
 #include "r2g2/kernels/cuda/stream.h"
 
 namespace r2g2 {
@@ -113,6 +114,10 @@ void free(void* p, size_t bytes) {
 void memcpy_h2d(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
   require_device();
+  // A graph would read the host buffer again at every replay, long after its owner let go.
+  R2G2_CHECK(kernels::cuda::capturing_scalars() == nullptr, "a copy of ", bytes,
+             " bytes from host memory inside a step captured as a CUDA graph: every replay would read "
+             "that host buffer again; make the tensor on the device before the capture");
   // From pageable memory this returns once the source has been staged, so the caller may
   // reuse `src` at once; from pinned memory see PinnedBuffer.
   R2G2_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, kernels::cuda::current_stream()));

@@ -43,6 +43,34 @@ __global__ void adam_many_kernel(AdamLaunchTable<T> table, T lr, T beta1, T beta
     adam_update(t.p[i], t.g[i], t.m[i], t.v[i], lr, beta1, beta2, eps, weight_decay, bias1, bias2);
 }
 
+// adam_many_kernel in a captured graph (kernels/cuda/graph.h): lr and the bias corrections
+// are read at replay from values = {lr, 1 - beta1^t, 1 - beta2^t}, and nothing is updated
+// when the captured finite check cleared *loss_finite.
+template <class T>
+__global__ void adam_many_replay_kernel(AdamLaunchTable<T> table, const T* __restrict__ values, T beta1,
+                                        T beta2, T eps, T weight_decay,
+                                        const uint32_t* __restrict__ loss_finite) {
+  if (*loss_finite == 0) return;
+  const T lr = values[0], bias1 = values[1], bias2 = values[2];
+  const int64_t block = blockIdx.x;
+  int k = 0;
+  while (k + 1 < table.count && table.first_block[k + 1] <= block) ++k;
+  const AdamTensor<T> t = table.tensors[k];
+  const int64_t begin = (block - table.first_block[k]) * kAdamChunk;
+  const int64_t end = begin + kAdamChunk < t.n ? begin + kAdamChunk : t.n;
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
+    adam_update(t.p[i], t.g[i], t.m[i], t.v[i], lr, beta1, beta2, eps, weight_decay, bias1, bias2);
+}
+
+// *flag = 1 when all n values are finite, else 0; one block.
+template <class T>
+__global__ void finite_flag_kernel(const T* __restrict__ x, int64_t n, uint32_t* __restrict__ flag) {
+  int finite = 1;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) finite &= isfinite(x[i]) ? 1 : 0;
+  finite = __syncthreads_and(finite);
+  if (threadIdx.x == 0) *flag = static_cast<uint32_t>(finite);
+}
+
 // With momentum != 0, buf holds n elements (sgd_step refuses a null one); without
 // momentum it is ignored and may be null, as in the CPU reference.
 template <class T>

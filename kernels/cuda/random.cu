@@ -4,6 +4,7 @@
 // (kernels/philox_math.h), rounded to T at the end.
 #include "r2g2/kernels/cuda/random.h"
 
+#include "r2g2/kernels/cuda/graph.h"
 #include "r2g2/kernels/cuda/random_kernels.cuh"
 
 namespace r2g2::kernels::cuda {
@@ -13,6 +14,14 @@ using namespace random_detail;
 template <class T>
 void philox_normal(uint64_t seed, uint64_t offset, T* out, int64_t n) {
   if (n <= 0) return;
+  if (ReplayScalars* replay = capturing_scalars()) {
+    // A captured draw must follow its Generator at every replay: the offset's shift is
+    // read from the device (kernels/cuda/graph.h).
+    const uint64_t* shift = replay->philox_shift(seed);
+    R2G2_LAUNCH(philox_normal_replay_kernel<T>, blocks_for((n + 3) / 4 + 1), kThreads,
+                static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), offset, shift, out, n);
+    return;
+  }
   // Normals offset .. offset + n - 1 live in blocks offset / 4 .. (offset + n - 1) / 4.
   const uint64_t last = offset + static_cast<uint64_t>(n) - 1;
   const uint64_t first_block = offset / 4;

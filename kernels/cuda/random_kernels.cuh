@@ -23,8 +23,9 @@ __device__ __forceinline__ Block4 philox(uint64_t block, uint32_t k0, uint32_t k
 // [offset, offset + n) to out[k - offset]. kernels/philox_math.h does the arithmetic, with
 // the CPU's operations and roundings, so the normals are the CPU's to the bit.
 template <class T>
-__global__ void philox_normal_kernel(uint32_t k0, uint32_t k1, uint64_t offset, T* __restrict__ out,
-                                     int64_t n, uint64_t first_block, int64_t n_blocks) {
+__device__ __forceinline__ void philox_normal_blocks(uint32_t k0, uint32_t k1, uint64_t offset,
+                                                     T* __restrict__ out, int64_t n, uint64_t first_block,
+                                                     int64_t n_blocks) {
   for (int64_t b = global_thread(); b < n_blocks; b += grid_threads()) {
     const uint64_t block = first_block + static_cast<uint64_t>(b);
     const Block4 r = philox(block, k0, k1);
@@ -38,6 +39,26 @@ __global__ void philox_normal_kernel(uint32_t k0, uint32_t k1, uint64_t offset, 
         out[k - offset] = static_cast<T>(normal[lane]);
     }
   }
+}
+
+template <class T>
+__global__ void philox_normal_kernel(uint32_t k0, uint32_t k1, uint64_t offset, T* __restrict__ out,
+                                     int64_t n, uint64_t first_block, int64_t n_blocks) {
+  philox_normal_blocks(k0, k1, offset, out, n, first_block, n_blocks);
+}
+
+// The same draw in a captured graph: the offset is the captured one plus *shift, read
+// when the replay runs (kernels/cuda/graph.h), so the blocks are found here. The grid was
+// sized for the most blocks n normals can straddle, (n + 3) / 4 + 1.
+template <class T>
+__global__ void philox_normal_replay_kernel(uint32_t k0, uint32_t k1, uint64_t captured_offset,
+                                            const uint64_t* __restrict__ shift, T* __restrict__ out,
+                                            int64_t n) {
+  const uint64_t offset = captured_offset + *shift;
+  const uint64_t first_block = offset / 4;
+  const int64_t n_blocks =
+      static_cast<int64_t>((offset + static_cast<uint64_t>(n) - 1) / 4 - first_block + 1);
+  philox_normal_blocks(k0, k1, offset, out, n, first_block, n_blocks);
 }
 
 __global__ void philox_blocks_kernel(uint32_t k0, uint32_t k1, uint64_t first_block,

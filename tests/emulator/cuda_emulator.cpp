@@ -15,6 +15,8 @@
 #include <sstream>
 #include <vector>
 
+#include "emulator/capture_hooks.h"
+
 // g++ says which sanitizer is on by __SANITIZE_*__, clang (14) only by __has_feature: without
 // the fiber-switch annotations below, ASan takes a fiber's stack for a corrupted one.
 #if defined(__SANITIZE_THREAD__)
@@ -423,6 +425,9 @@ bool valid_config(dim3 grid, dim3 block, size_t shared, const void* kernel) {
 
 }  // namespace
 
+bool valid_launch_config(dim3 grid, dim3 block, size_t shared, const void* kernel) {
+  return valid_config(grid, block, shared, kernel);
+}
 DeviceProperties& device_properties() { return emu().properties; }
 MemoryStats memory_stats() { return emu().memory; }
 void set_memory_capacity(size_t bytes) { emu().capacity = bytes; }
@@ -643,6 +648,16 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
     case cudaErrorInvalidDevicePointer: return "invalid device pointer";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorStreamCaptureImplicit:
+      return "operation would make the legacy stream depend on a capturing blocking stream";
+    case cudaErrorStreamCaptureInvalidated:
+      return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureUnsupported:
+      return "operation not permitted when stream is capturing";
+    case cudaErrorIllegalState:
+      return "the operation cannot be performed in the present state";
+    case cudaErrorInvalidResourceHandle:
+      return "invalid resource handle";
   }
   return "unknown error";
 }
@@ -654,6 +669,16 @@ const char* cudaGetErrorName(cudaError_t error) {
     case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
     case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorStreamCaptureImplicit:
+      return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorStreamCaptureInvalidated:
+      return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureUnsupported:
+      return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorIllegalState:
+      return "cudaErrorIllegalState";
+    case cudaErrorInvalidResourceHandle:
+      return "cudaErrorInvalidResourceHandle";
   }
   return "cudaErrorUnknown";
 }
@@ -666,10 +691,20 @@ cudaError_t cudaPeekAtLastError() {
   return emu().last_error != cudaSuccess ? emu().last_error : emu().sticky_error;
 }
 
+namespace {
+// A call that a capture prohibits sets the last error too, as a failed call does.
+cudaError_t refused_by_capture(cudaError_t error) {
+  const cudaError_t refused = r2g2_emu::capture_hooks::refuse(error);
+  if (refused != cudaSuccess) emu().last_error = refused;
+  return refused;
+}
+}  // namespace
+
 cudaError_t cudaMalloc(void** ptr, size_t bytes) {
+  if (ptr) *ptr = nullptr;
+  if (const cudaError_t refused = refused_by_capture(cudaErrorStreamCaptureUnsupported)) return refused;
   auto& e = emu();
   std::lock_guard lock(e.launch_mutex);
-  *ptr = nullptr;
   if (e.capacity != 0 && e.memory.bytes_in_use + bytes > e.capacity) {
     ++e.memory.failed_allocations;
     return e.last_error = cudaErrorMemoryAllocation;
@@ -685,6 +720,7 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   return cudaSuccess;
 }
 cudaError_t cudaFree(void* ptr) {
+  if (const cudaError_t refused = refused_by_capture(cudaErrorStreamCaptureUnsupported)) return refused;
   auto& e = emu();
   std::lock_guard lock(e.launch_mutex);
   if (!ptr) return cudaSuccess;
@@ -695,28 +731,54 @@ cudaError_t cudaFree(void* ptr) {
   std::free(ptr);
   return cudaSuccess;
 }
+// Stream-ordered allocation would be a graph node; r2g2 does not capture it, so it is
+// refused like cudaMalloc.
 cudaError_t cudaMallocAsync(void** ptr, size_t bytes, cudaStream_t) { return cudaMalloc(ptr, bytes); }
 cudaError_t cudaFreeAsync(void* ptr, cudaStream_t) { return cudaFree(ptr); }
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
+  if (const cudaError_t refused = refused_by_capture(cudaErrorStreamCaptureImplicit)) return refused;
   if (const cudaError_t status = synchronise(); status != cudaSuccess) return status;
   if (bytes) std::memmove(dst, src, bytes);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t) {
-  if (bytes) std::memmove(dst, src, bytes);
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind, cudaStream_t stream) {
+  bool recorded = false;
+  const cudaError_t status = r2g2_emu::capture_hooks::enqueue(
+      stream,
+      [dst, src, bytes] {
+        if (bytes) std::memmove(dst, src, bytes);
+      },
+      &recorded);
+  if (status != cudaSuccess) return emu().last_error = status;
+  if (!recorded && bytes) std::memmove(dst, src, bytes);
   return cudaSuccess;
 }
 cudaError_t cudaMemset(void* ptr, int value, size_t bytes) {
+  if (const cudaError_t refused = refused_by_capture(cudaErrorStreamCaptureImplicit)) return refused;
   if (const cudaError_t status = synchronise(); status != cudaSuccess) return status;
   if (bytes) std::memset(ptr, value, bytes);
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t) {
-  if (bytes) std::memset(ptr, value, bytes);
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t stream) {
+  bool recorded = false;
+  const cudaError_t status = r2g2_emu::capture_hooks::enqueue(
+      stream,
+      [ptr, value, bytes] {
+        if (bytes) std::memset(ptr, value, bytes);
+      },
+      &recorded);
+  if (status != cudaSuccess) return emu().last_error = status;
+  if (!recorded && bytes) std::memset(ptr, value, bytes);
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return synchronise(); }
-cudaError_t cudaDeviceSynchronize() { return synchronise(); }
+cudaError_t cudaStreamSynchronize(cudaStream_t) {
+  if (const cudaError_t refused = refused_by_capture(cudaErrorStreamCaptureUnsupported)) return refused;
+  return synchronise();
+}
+cudaError_t cudaDeviceSynchronize() {
+  if (const cudaError_t refused = refused_by_capture(cudaErrorStreamCaptureUnsupported)) return refused;
+  return synchronise();
+}
 cudaError_t cudaGetDevice(int* device) {
   *device = 0;
   return cudaSuccess;

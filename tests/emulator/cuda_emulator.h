@@ -60,11 +60,31 @@ enum cudaError_t : int {
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
   cudaErrorInvalidDevicePointer = 17,
+  cudaErrorInvalidResourceHandle = 400,
+  cudaErrorIllegalState = 401,
   cudaErrorLaunchFailure = 719,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureImplicit = 906,
 };
 using cudaError = cudaError_t;
 struct CUstream_st;
 using cudaStream_t = CUstream_st*;
+struct CUgraph_st;
+using cudaGraph_t = CUgraph_st*;
+struct CUgraphExec_st;
+using cudaGraphExec_t = CUgraphExec_st*;
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2
+};
+enum cudaStreamCaptureStatus {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2
+};
+constexpr unsigned cudaStreamDefault = 0x0, cudaStreamNonBlocking = 0x1;
 enum cudaMemcpyKind {
   cudaMemcpyHostToHost = 0,
   cudaMemcpyHostToDevice = 1,
@@ -95,9 +115,25 @@ cudaError_t cudaMemset(void* ptr, int value, size_t bytes);
 cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t stream = nullptr);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
 cudaError_t cudaDeviceSynchronize();
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags);
+cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaSetDevice(int device);  // one device: only 0 is valid
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device);
+// Stream capture and graphs (tests/emulator/cuda_graph.cpp), with CUDA's rules for the
+// subset r2g2 uses: one capture at a time, in global mode (all three modes behave alike:
+// a prohibited call from any thread invalidates the capture). While a stream captures,
+// kernel launches and the async copies and memsets on it are recorded, not run; a
+// synchronisation, a synchronous copy or memset, cudaMalloc or cudaFree is refused and
+// invalidates the capture, so that cudaStreamEndCapture then fails. The legacy default
+// stream (nullptr) cannot capture. A graph launch replays its nodes in capture order.
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 template <class T>
 cudaError_t cudaMalloc(T** ptr, size_t bytes) {
   return cudaMalloc(reinterpret_cast<void**>(ptr), bytes);
@@ -168,6 +204,14 @@ unsigned active_mask();
 // launch-configuration error is returned by cudaGetLastError, as on a device.
 void run(const char* name, const void* kernel, dim3 grid, dim3 block, size_t dynamic_shared_bytes,
          const std::function<void()>& body);
+// While a stream captures (cuda_graph.cpp), launches become graph nodes: record() checks
+// the configuration as a launch would and keeps the body, which owns its arguments.
+bool capturing();
+void record(const char* name, const void* kernel, dim3 grid, dim3 block, size_t dynamic_shared_bytes,
+            std::function<void()> body);
+bool valid_launch_config(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const void* kernel);
+// Graphs and graph executables not yet destroyed (tests check for leaks).
+int64_t live_graphs();
 int max_dynamic_shared(const void* kernel);
 void set_max_dynamic_shared(const void* kernel, int bytes);
 
@@ -178,6 +222,13 @@ void launch(const char* name, void (*kernel)(P...), dim3 grid, dim3 block, size_
   // Converted once, as the CUDA launch converts its arguments to the parameter types;
   // every thread then gets its own copy, since a kernel may modify its parameters.
   const std::tuple<std::decay_t<P>...> params(static_cast<std::decay_t<P>>(std::forward<A>(args))...);
+  if (capturing()) {  // the arguments are frozen now, as a captured launch's are
+    record(name, reinterpret_cast<const void*>(kernel), grid, block, dynamic_shared_bytes, [params, kernel] {
+      auto copy = params;
+      std::apply(kernel, copy);
+    });
+    return;
+  }
   run(name, reinterpret_cast<const void*>(kernel), grid, block, dynamic_shared_bytes, [&params, kernel] {
     auto copy = params;
     std::apply(kernel, copy);

@@ -1,11 +1,13 @@
 // BayesTrainer on a model built from parts (a Sequential): ELBO steps, the schedule,
-// evaluation streams, and the refusal of a step whose score surrogate went missing.
+// evaluation streams, the refusal of a step whose score surrogate went missing, and the
+// CUDA-graph mode's refusals where it cannot run.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <memory>
 
 #include "r2g2/core/autograd.h"
+#include "r2g2/core/cuda_backend.h"
 #include "r2g2/core/ops.h"
 #include "r2g2/layers/activations.h"
 #include "r2g2/layers/bayes_linear.h"
@@ -86,4 +88,42 @@ TEST_CASE("a training step refuses when a score layer's surrogate missed the pre
   BayesStepStats st = model.step(x, y);
   CHECK(std::isfinite(st.loss));
   CHECK(model.layers()[0]->mu.to_vector() != before);
+}
+
+TEST_CASE("the CUDA-graph mode refuses, naming why, where it cannot run; eager steps are unchanged") {
+  Tensor x, y;
+  toy_data(40, 1, &x, &y);
+  auto net = small_net(3);
+  BayesTrainer trainer(*net, {.train_size = 40, .adam = {1e-2}, .seed = 4, .cuda_graph = true}, "toy");
+  trainer.set_schedule(EstimatorSchedule("lrt"), net->bayesian_modules());
+  CHECK_THROWS_WITH_AS(trainer.step(x, y),
+                       doctest::Contains("toy: the CUDA-graph mode (--cuda-graph) needs a CUDA "
+                                         "device; the batch is on cpu"),
+                       Error);
+  CHECK(trainer.steps_taken() == 0);
+  CHECK(trainer.train_generator().offset == 0);  // refused before anything ran
+  CHECK(!trainer.cuda_graph_captured());
+
+  // Off again: the same step as a trainer that never asked for a graph.
+  trainer.set_cuda_graph(false);
+  auto twin_net = small_net(3);
+  BayesTrainer twin(*twin_net, {.train_size = 40, .adam = {1e-2}, .seed = 4}, "toy");
+  twin.set_schedule(EstimatorSchedule("lrt"), twin_net->bayesian_modules());
+  CHECK(trainer.step(x, y).loss == twin.step(x, y).loss);
+  CHECK(trainer.train_generator().offset == twin.train_generator().offset);
+}
+
+TEST_CASE("the CUDA-graph mode refuses a schedule that switches estimators") {
+  Tensor x, y;
+  toy_data(40, 1, &x, &y);
+  auto net = small_net(3);
+  BayesTrainer trainer(*net, {.train_size = 40, .seed = 4, .cuda_graph = true}, "toy");
+  trainer.set_schedule(EstimatorSchedule("lrt:3,r2g2"), net->bayesian_modules());
+  if (cuda_backend::device_count() == 0) {
+    CHECK_THROWS_WITH_AS(trainer.step(x, y), doctest::Contains("needs a CUDA device"), Error);
+    return;
+  }
+  net->to(Device::cuda());
+  CHECK_THROWS_WITH_AS(trainer.step(x.to(Device::cuda()), y.to(Device::cuda())),
+                       doctest::Contains("the estimator schedule lrt:3,r2g2 switches estimators"), Error);
 }
