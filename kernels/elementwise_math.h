@@ -1,8 +1,9 @@
 #pragma once
 // The per-element formulas of the unary and binary ops, shared by kernels/cpu/elementwise.cpp
 // and kernels/cuda/elementwise_kernels.cuh (and the losses), plus the switch that turns a
-// runtime op into a compile-time one. The math functions are the global float/double
-// overloads of <math.h>: on the host they are std::'s, on the device CUDA's.
+// runtime op into a compile-time one. exp, log, log1p, sqrt and tanh are the global
+// float/double overloads of <math.h>: on the host they are std::'s, on the device CUDA's.
+// softplus, sigmoid and log softplus are kernels/softplus_math.h's, the same bits on both.
 #include <math.h>
 
 #include <string>
@@ -11,34 +12,9 @@
 #include "r2g2/kernels/common.h"
 #include "r2g2/kernels/host_device.h"
 #include "r2g2/kernels/runtime/error.h"
+#include "r2g2/kernels/softplus_math.h"
 
 namespace r2g2::kernels {
-
-// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x, exact for very negative x.
-template <class T>
-R2G2_HOST_DEVICE inline T softplus_of(T x) {
-  return (x > T(0) ? x : T(0)) + ::log1p(::exp(-::fabs(x)));
-}
-
-template <class T>
-R2G2_HOST_DEVICE inline T sigmoid_of(T x) {
-  if (x >= T(0)) return T(1) / (T(1) + ::exp(-x));
-  T e = ::exp(x);
-  return e / (T(1) + e);
-}
-
-// log(softplus(x)) where softplus itself would underflow to 0: below -20, softplus(x) =
-// e^x (1 - e^x / 2 + ...), so log softplus(x) = x - e^x / 2 to double precision.
-template <class T>
-R2G2_HOST_DEVICE inline T log_softplus_of(T x) {
-  return x > T(-20) ? ::log(softplus_of(x)) : x - ::exp(x) / T(2);
-}
-
-// d/dx log softplus(x) = sigmoid(x) / softplus(x), which tends to 1 - e^x / 2 below -20.
-template <class T>
-R2G2_HOST_DEVICE inline T log_softplus_grad(T x) {
-  return x > T(-20) ? sigmoid_of(x) / softplus_of(x) : T(1) - ::exp(x) / T(2);
-}
 
 template <UnaryOp OP, class T>
 R2G2_HOST_DEVICE inline T unary_value(T x) {

@@ -1,7 +1,9 @@
 #include "r2g2/kernels/cpu/elementwise.h"
 
 #include <algorithm>
+#include <type_traits>
 
+#include "r2g2/kernels/cpu/simd.h"
 #include "r2g2/kernels/elementwise_math.h"
 #include "r2g2/kernels/strided.h"
 #include "r2g2/kernels/runtime/thread_pool.h"
@@ -18,6 +20,21 @@ using runtime::parallel_for;
 constexpr int64_t unary_grain(UnaryOp op) {
   return op == UnaryOp::neg || op == UnaryOp::square || op == UnaryOp::relu ? kCheapElementGrain
                                                                            : kCostlyElementGrain;
+}
+
+// The float softplus family (kernels/softplus_math.h) runs the copy for `path` of
+// kernels/cpu/simd.h; the other ops, and double, call libm or are a single instruction
+// either way, and run the plain loop.
+template <UnaryOp OP>
+constexpr bool unary_has_simd_copies =
+    OP == UnaryOp::softplus || OP == UnaryOp::sigmoid || OP == UnaryOp::log_softplus;
+
+template <UnaryOp OP, class T, class Loop>
+void run_loop(SimdPath path, const Loop& loop, int64_t lo, int64_t hi) {
+  if constexpr (std::is_same_v<T, float> && unary_has_simd_copies<OP>)
+    run_simd_loop(path, loop, lo, hi);
+  else
+    loop(lo, hi);
 }
 
 int64_t element_count(const Strided2& g) {
@@ -80,23 +97,36 @@ void binary_strided(const T* a, const T* b, T* out, const Strided2& g) {
 
 template <class T>
 void unary(UnaryOp op, const T* x, T* y, int64_t n) {
+  const SimdPath path = active_simd_path();
   with_unary(op, [&](auto tag) {
+    constexpr UnaryOp kOp = decltype(tag)::value;
     parallel_for(0, n, unary_grain(op), [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) y[i] = unary_value<decltype(tag)::value>(x[i]);
+      run_loop<kOp, T>(
+          path,
+          [&](int64_t a, int64_t b) R2G2_SIMD_LOOP {
+            for (int64_t i = a; i < b; ++i) y[i] = unary_value<kOp>(x[i]);
+          },
+          lo, hi);
     });
   });
 }
 
 template <class T>
 void unary_backward(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n) {
+  const SimdPath path = active_simd_path();
   with_unary(op, [&](auto tag) {
     constexpr UnaryOp kOp = decltype(tag)::value;
     // An op reads only the operands its derivative needs; the others may be null.
     parallel_for(0, n, unary_grain(op), [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) {
-        const T xi = unary_grad_reads_x<kOp> ? x[i] : T(0), yi = unary_grad_reads_y<kOp> ? y[i] : T(0);
-        gx[i] = unary_grad<kOp>(xi, yi, gy[i]);
-      }
+      run_loop<kOp, T>(
+          path,
+          [&](int64_t a, int64_t b) R2G2_SIMD_LOOP {
+            for (int64_t i = a; i < b; ++i) {
+              const T xi = unary_grad_reads_x<kOp> ? x[i] : T(0), yi = unary_grad_reads_y<kOp> ? y[i] : T(0);
+              gx[i] = unary_grad<kOp>(xi, yi, gy[i]);
+            }
+          },
+          lo, hi);
     });
   });
 }

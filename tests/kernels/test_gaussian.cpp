@@ -74,16 +74,19 @@ TEST_CASE_TEMPLATE("gaussian_kl: the sum of the per-element KLs, summed in a fix
       CHECK(std::isfinite(got));
       CHECK(std::fabs(static_cast<long double>(got) - want) <= 8 * eps * magnitude + eps * std::fabs(want));
 
-      // The order: chunk sums of kGaussianKlChunk terms, added in chunk order.
+      // The order: chunk sums of kGaussianKlChunk terms, added in chunk order; within a
+      // chunk, term i goes to lane i % kGaussianKlLanes, and the lanes are added as
+      // gaussian_kl_lane_total does.
       const GaussianPrior prior = gaussian_prior(c.prior_sigma);
       double total = 0;
       for (int64_t begin = 0; begin < n; begin += kGaussianKlChunk) {
-        double chunk = 0;
+        double lane[kGaussianKlLanes] = {};
         for (int64_t i = begin; i < std::min(n, begin + kGaussianKlChunk); ++i)
-          chunk += c.scale == GaussianScale::rho
-                       ? gaussian_kl_term<GaussianScale::rho>(mu[i], sigma[i], s[i], prior.inv_p2)
-                       : gaussian_kl_term<GaussianScale::sigma>(mu[i], sigma[i], T(0), prior.inv_p2);
-        total += chunk;
+          lane[(i - begin) % kGaussianKlLanes] +=
+              c.scale == GaussianScale::rho
+                  ? gaussian_kl_term<GaussianScale::rho>(mu[i], sigma[i], s[i], prior.inv_p2)
+                  : gaussian_kl_term<GaussianScale::sigma>(mu[i], sigma[i], T(0), prior.inv_p2);
+        total += ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
       }
       CHECK(got == static_cast<T>(total + static_cast<double>(n) * prior.per_element));
     }

@@ -115,6 +115,35 @@ TEST_CASE_TEMPLATE("softplus_and_slope: the device's sigma and slope equal the C
   }
 }
 
+// The device runs kernels/fast_math.h one element per thread, the CPU its widest SIMD copy
+// (kernels/cpu/simd.h): the same bits at the edges too, where sigma and the slope are
+// subnormal or 0 (rho below -87), far above 20, at +-inf and NaN.
+TEST_CASE("softplus_and_slope and the KL gradient: the device equals the CPU at the float edges") {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> rho = {-inf, -1e30f, -110.0f, -104.0f, -103.9f, -100.0f, -88.0f, -87.4f, -20.001f, -20.0f,
+                            -19.999f, -1e-8f, -0.0f, 0.0f, 0x1p-149f, 0.4142f, 20.0f, 88.8f, 1e30f, inf,
+                            std::numeric_limits<float>::quiet_NaN()};
+  for (float v : values<float>(200, 21, -110, 110)) rho.push_back(v);
+  const int64_t n = static_cast<int64_t>(rho.size());
+  std::vector<float> sigma(n), slope(n), sigma_ref(n), slope_ref(n), ds(n), ds_ref(n);
+  gpu::softplus_and_slope<float>(rho.data(), sigma.data(), slope.data(), n);
+  cpu::softplus_and_slope<float>(rho.data(), sigma_ref.data(), slope_ref.data(), n);
+  check_equal(sigma, sigma_ref);
+  check_equal(slope, slope_ref);
+  const auto mu = values<float>(n, 22, -2, 2);
+  const float g = 0.75f;
+  gpu::gaussian_kl_backward<float>(GaussianScale::rho, mu.data(), sigma_ref.data(), rho.data(), slope_ref.data(),
+                                   &g, nullptr, ds.data(), n, 0.3);
+  cpu::gaussian_kl_backward<float>(GaussianScale::rho, mu.data(), sigma_ref.data(), rho.data(), slope_ref.data(),
+                                   &g, nullptr, ds_ref.data(), n, 0.3);
+  check_equal(ds, ds_ref);
+  for (int64_t i = 0; i < n; ++i) {
+    CAPTURE(rho[i]);
+    REQUIRE(std::isnan(sigma[i]) == std::isnan(rho[i]));
+    if (!std::isnan(rho[i])) REQUIRE(std::signbit(sigma[i]) == false);
+  }
+}
+
 TEST_CASE("gaussian: an empty buffer launches no elementwise kernel") {
   const int64_t before = r2g2_emu::launch_count();
   gpu::softplus_and_slope<float>(nullptr, nullptr, nullptr, 0);
