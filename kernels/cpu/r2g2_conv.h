@@ -28,12 +28,13 @@ constexpr int64_t kDirectMaxPositions = 64;
 double conv_explicit_k_flops(const ConvGeom& g);
 double conv_cg_flops_bound(const ConvGeom& g);
 
-// The CPU's direct solve (declared in kernels/r2g2_conv.inc): systems run in parallel on
-// the thread pool, each on its own, so the solves add no dependence on the thread count to
-// that of the GEMM kernel. The calling thread keeps its float64 buffers (sigma², sigma²
-// in row-group order and sigma ⊙ eps, 3 O D doubles; Z and K of a group of images, 8 and
-// 32 MB at most; rhs) for the next call: allocated afresh, their page faults cost as much
-// as the GEMM.
+// The CPU's direct solve (declared in kernels/r2g2_conv.inc): blocks of a fixed number of
+// output channels run in parallel on the thread pool, each forming its own K and
+// right-hand sides by GEMMs and solving its systems, so the result does not depend on the
+// thread count. The calling thread keeps its float64 buffers (sigma² and sigma ⊙ eps in
+// row-group order, 2 O D doubles, when the batch takes several image groups; the pair
+// products, K and right-hand sides of a group of images, 8 and 32 MB at most) for the next
+// call: allocated afresh, their page faults cost as much as the GEMMs.
 
 // The backward of R2-G2 for conv2d in the m-space form (eps*_nc = s_c ⊙ (X_n beta_nc)).
 //

@@ -49,3 +49,37 @@ TEST_CASE("conv direct solve: sparse patches with many distinct row supports mat
       CHECK(max_system_rel_err(got, eps_star_projection_f64(pr.cols, pr.sigma, pr.eps)) < 1e-5);
     }
 }
+
+// The direct solve splits the output channels into blocks of 64 and the images into groups
+// whose pair products fit its buffer (8 MB): a last, partial block and a second image group
+// must give the systems the same eps* as one block or one image would.
+TEST_CASE("conv direct solve: several channel blocks and image groups") {
+  SUBCASE("70 output channels: a full block and a partial one") {
+    for (DType dt : {DType::f64, DType::f32}) {
+      const std::string dtype = dtype_name(dt);
+      CAPTURE(dtype);
+      Problem pr = make_problem(3, 6, 2, 70, 3, {1, 1}, 71, dt);  // P = 4, D = 54
+      R2G2Diagnostics diag;
+      Tensor got = eps_star_dense(solve_eps_star(pr.cols, pr.sigma, pr.eps, R2G2Options{}, &diag), pr.cols,
+                                  pr.sigma);
+      REQUIRE(diag.method == "explicit K + pivoted Cholesky (P x P)");
+      CHECK(diag.systems == 3 * 70);
+      CHECK(max_system_rel_err(got, eps_star_projection_f64(pr.cols, pr.sigma, pr.eps)) < 1e-5);
+    }
+  }
+  SUBCASE("14 images of 128 channels at P = 16: two image groups, each image as if alone") {
+    // 628 pair products per channel at 4 x 4 with padding 1: 13 images fill a group.
+    Problem pr = make_problem(14, 128, 4, 3, 3, {1, 1}, 72, DType::f64);
+    R2G2Diagnostics diag;
+    Tensor all = eps_star_dense(solve_eps_star(pr.cols, pr.sigma, pr.eps, R2G2Options{}, &diag), pr.cols,
+                                pr.sigma);
+    REQUIRE(diag.method == "explicit K + pivoted Cholesky (P x P)");
+    for (int64_t n : {int64_t{0}, int64_t{12}, int64_t{13}}) {
+      CAPTURE(n);
+      Tensor cols_n = pr.cols.slice(0, n, n + 1).contiguous();
+      Tensor alone = eps_star_dense(solve_eps_star(cols_n, pr.sigma, pr.eps, R2G2Options{}, nullptr), cols_n,
+                                    pr.sigma);
+      CHECK(max_system_rel_err(all.slice(0, n, n + 1).contiguous(), alone) < 1e-9);
+    }
+  }
+}
