@@ -36,10 +36,11 @@ namespace r2g2::kernels {
 namespace fast_math_detail {
 
 // a * b rounded once. nvcc fuses a product into a following addition (one rounding
-// instead of two) and the host does not (r2g2 builds in ISO C++ mode, whose default is not
-// to contract, and kernels/cpu/{gaussian,elementwise}.cpp say -ffp-contract=off besides);
-// __fmul_rn is never fused. A call boundary also keeps clang's default contraction, which
-// only fuses within one expression, away.
+// instead of two); __fmul_rn is never fused. On the host, g++ contracts by default even in
+// ISO C++ mode (when the target has FMA, e.g. -march=native), across inlined calls too, so
+// every CPU file that runs this code is compiled with -ffp-contract=off
+// (R2G2_NO_FP_CONTRACT_SOURCES in CMakeLists.txt); clang fuses only within one expression,
+// which the call boundary already prevents.
 R2G2_HOST_DEVICE R2G2_FAST_MATH_INLINE float mul(float a, float b) {
 #ifdef __CUDA_ARCH__
   return __fmul_rn(a, b);

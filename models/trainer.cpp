@@ -96,6 +96,8 @@ struct BayesTrainer::GraphState {
   std::unique_ptr<cuda_backend::StepGraph> graph;
   Tensor nll, kl, predicted, bad_row;
   int64_t classes = 0;
+  // Frozen into the captured update as kernel arguments (lr and t are read per replay).
+  double beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
 };
 
 BayesTrainer::BayesTrainer(Module& model, const BayesTrainerOptions& options, std::string who)
@@ -253,6 +255,11 @@ BayesStepStats BayesTrainer::graph_step(const Tensor& x, const Tensor& labels) {
 
   const auto t0 = std::chrono::steady_clock::now();
   Adam& opt = optimizer();
+  R2G2_CHECK(opt.options.beta1 == g.beta1 && opt.options.beta2 == g.beta2 && opt.options.eps == g.eps &&
+                 opt.options.weight_decay == g.weight_decay,
+             who_, ": Adam's beta1, beta2, eps or weight_decay changed after the step was captured as a CUDA ",
+             "graph (they are part of the graph; only lr may change); turn the CUDA-graph mode off and on ",
+             "again to capture anew");
   g.graph->set_adam(opt.options.lr, opt.options.beta1, opt.options.beta2, opt.steps_taken() + 1);
   g.graph->replay();  // advances the noise streams, as the eager forward does
   BayesStepStats s;
@@ -287,11 +294,15 @@ void BayesTrainer::capture_graph() {
       BayesObjective o = objective(g.x, g.labels, &bad_row);
       backward(o.loss);
       NoGrad no_grad;
-      R2G2_CHECK(o.loss.is_contiguous(), who_, ": the loss is a strided view");
-      if (o.loss.dtype() == DType::f64)
-        graph->mark_loss_finite(o.loss.data<double>(), o.loss.numel());
-      else
-        graph->mark_loss_finite(o.loss.data<float>(), o.loss.numel());
+      // The nll and the KL, the two values the host's check after the replay reads
+      // (finish_stats), so that the update is skipped exactly when that check throws.
+      for (const Tensor& t : {o.nll, o.kl}) {
+        R2G2_CHECK(t.is_contiguous(), who_, ": a loss term is a strided view");
+        if (t.dtype() == DType::f64)
+          graph->mark_loss_finite(t.data<double>(), t.numel());
+        else
+          graph->mark_loss_finite(t.data<float>(), t.numel());
+      }
       opt.step();
       nll = o.nll.detach();
       kl = o.kl.detach();
@@ -309,6 +320,10 @@ void BayesTrainer::capture_graph() {
   g.predicted = predicted;
   g.bad_row = bad_row;
   g.classes = classes;
+  g.beta1 = opt.options.beta1;
+  g.beta2 = opt.options.beta2;
+  g.eps = opt.options.eps;
+  g.weight_decay = opt.options.weight_decay;
 }
 
 BayesEvalStats BayesTrainer::evaluate(const Tensor& x, const Tensor& labels, int samples, int64_t batch_size) {

@@ -240,6 +240,10 @@ TrainPlan parse_plan(const Args& args) {
   o.cuda_graph = args.flag("cuda-graph");
   R2G2_CHECK(!o.cuda_graph || o.model == "mlp" || o.model == "vgg11",
              "--cuda-graph applies to the classifiers (--model mlp or vgg11), not --model ", o.model);
+  R2G2_CHECK(!o.cuda_graph || o.model != "vgg11" || o.estimator.find("r2g2") == std::string::npos,
+             "--cuda-graph cannot capture R2-G2 on vgg11's conv layers (their solve reads its diagnostics back ",
+             "to the host every step), and the estimator is '", o.estimator,
+             "'; pass --estimator rt, lrt or flipout, or drop --cuda-graph");
   R2G2_CHECK(!o.cuda_graph || o.device.is_cuda(), "--cuda-graph needs a CUDA device, and this run is on ",
              o.device.str(),
              cuda_backend::device_count() == 0 ? " (" + cuda_backend::unavailable_reason() + ")" : "",

@@ -62,13 +62,14 @@ __global__ void adam_many_replay_kernel(AdamLaunchTable<T> table, const T* __res
     adam_update(t.p[i], t.g[i], t.m[i], t.v[i], lr, beta1, beta2, eps, weight_decay, bias1, bias2);
 }
 
-// *flag = 1 when all n values are finite, else 0; one block.
+// Clears *flag when any of the n values is not finite and leaves it alone otherwise, so
+// that several checks of one replay combine (the replay starts it at 1); one block.
 template <class T>
 __global__ void finite_flag_kernel(const T* __restrict__ x, int64_t n, uint32_t* __restrict__ flag) {
   int finite = 1;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) finite &= isfinite(x[i]) ? 1 : 0;
   finite = __syncthreads_and(finite);
-  if (threadIdx.x == 0) *flag = static_cast<uint32_t>(finite);
+  if (threadIdx.x == 0 && !finite) *flag = 0;
 }
 
 // With momentum != 0, buf holds n elements (sgd_step refuses a null one); without

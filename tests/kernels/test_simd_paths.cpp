@@ -199,5 +199,5 @@ TEST_CASE("simd paths: named, and the scalar and baseline copies exist everywher
   CHECK(cpu::simd_path_supported(SimdPath::scalar));
   CHECK(cpu::simd_path_supported(SimdPath::baseline));
   if (!cpu::simd_path_supported(SimdPath::avx2))
-    CHECK_THROWS_AS(cpu::SimdPathOverride(SimdPath::avx2), r2g2::Error);
+    CHECK_THROWS_AS(cpu::SimdPathOverride{SimdPath::avx2}, r2g2::Error);
 }
