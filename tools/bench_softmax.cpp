@@ -8,6 +8,7 @@
 #include "r2g2/kernels/cpu/softmax.h"
 #include "tools/kernel_lab.h"
 #if R2G2_WITH_CUDA
+#include "r2g2/kernels/cuda/graph.h"
 #include "r2g2/kernels/cuda/softmax.h"
 #endif
 
@@ -70,6 +71,23 @@ void bench_cross_entropy(Lab& lab) {
     lab.row("cross_entropy", dtype_label<T>(), dims({rows, cols}), lab.time_ms(fwd),
             2.0 * n * sizeof(T) + 4.0 * rows, 0, err,
             lab.on_cuda() ? "(returns the loss: includes its readback)" : "");
+#if R2G2_WITH_CUDA
+    if (lab.on_cuda()) {
+      // The variant a captured CUDA-graph step uses: loss and label check stay on the device.
+      Tensor dloss = lab.empty<T>(1);
+      Tensor bad_row = lab.upload_i32({0});
+      auto on_device = [&, rows = rows, cols = cols] {
+        kernels::cuda::cross_entropy_on_device<T>(dx.data<T>(), dl.data<int32_t>(), dlp.data<T>(),
+                                                  dloss.data<T>(), bad_row.data<int32_t>(), rows, cols);
+      };
+      on_device();
+      const double err_d =
+          std::max(scaled_error(lab.download(dlp.data<T>(), n), lp, default_rtol<T>(), 1e-5),
+                   scaled_error(lab.download(dloss.data<T>(), 1), std::vector<T>{loss}, default_rtol<T>(), 1e-6));
+      lab.row("cross_entropy_on_device", dtype_label<T>(), dims({rows, cols}), lab.time_ms(on_device),
+              2.0 * n * sizeof(T) + 4.0 * rows, 0, err_d, "(no readback: the CUDA-graph step's loss)");
+    }
+#endif
     Tensor dlpr = lab.upload(lp);
     auto bwd = [&, rows = rows, cols = cols] {
       backward(dlpr.data<T>(), dl.data<int32_t>(), T(1), dg.data<T>(), rows, cols);
