@@ -30,9 +30,10 @@ struct AdamLaunchTable {
   int count;
 };
 
+// This block's chunk of its tensor in the table, updated.
 template <class T>
-__global__ void adam_many_kernel(AdamLaunchTable<T> table, T lr, T beta1, T beta2, T eps, T weight_decay,
-                                 T bias1, T bias2) {
+__device__ __forceinline__ void adam_many_block(const AdamLaunchTable<T>& table, T lr, T beta1, T beta2, T eps,
+                                                T weight_decay, T bias1, T bias2) {
   const int64_t block = blockIdx.x;
   int k = 0;  // at most 32 tensors: a scan is as fast as a search
   while (k + 1 < table.count && table.first_block[k + 1] <= block) ++k;
@@ -43,6 +44,12 @@ __global__ void adam_many_kernel(AdamLaunchTable<T> table, T lr, T beta1, T beta
     adam_update(t.p[i], t.g[i], t.m[i], t.v[i], lr, beta1, beta2, eps, weight_decay, bias1, bias2);
 }
 
+template <class T>
+__global__ void adam_many_kernel(AdamLaunchTable<T> table, T lr, T beta1, T beta2, T eps, T weight_decay,
+                                 T bias1, T bias2) {
+  adam_many_block(table, lr, beta1, beta2, eps, weight_decay, bias1, bias2);
+}
+
 // adam_many_kernel in a captured graph (kernels/cuda/graph.h): lr and the bias corrections
 // are read at replay from values = {lr, 1 - beta1^t, 1 - beta2^t}, and nothing is updated
 // when the captured finite check cleared *loss_finite.
@@ -51,15 +58,7 @@ __global__ void adam_many_replay_kernel(AdamLaunchTable<T> table, const T* __res
                                         T beta2, T eps, T weight_decay,
                                         const uint32_t* __restrict__ loss_finite) {
   if (*loss_finite == 0) return;
-  const T lr = values[0], bias1 = values[1], bias2 = values[2];
-  const int64_t block = blockIdx.x;
-  int k = 0;
-  while (k + 1 < table.count && table.first_block[k + 1] <= block) ++k;
-  const AdamTensor<T> t = table.tensors[k];
-  const int64_t begin = (block - table.first_block[k]) * kAdamChunk;
-  const int64_t end = begin + kAdamChunk < t.n ? begin + kAdamChunk : t.n;
-  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x)
-    adam_update(t.p[i], t.g[i], t.m[i], t.v[i], lr, beta1, beta2, eps, weight_decay, bias1, bias2);
+  adam_many_block(table, values[0], beta1, beta2, eps, weight_decay, values[1], values[2]);
 }
 
 // Clears *flag when any of the n values is not finite and leaves it alone otherwise, so
